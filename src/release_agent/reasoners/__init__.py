@@ -1,0 +1,1 @@
+"""Reasoners: the built-in one, and LLM-backed ones behind the same protocol."""
