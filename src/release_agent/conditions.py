@@ -64,9 +64,7 @@ def normalize(when: Mapping[str, Any], where: str = "when") -> dict[str, Any]:
     for attribute, value in when.items():
         path = f"{where}.{attribute}"
         if attribute not in KNOWN_ATTRIBUTES:
-            raise InvalidInput(
-                "is not a known attribute", field=path, allowed=KNOWN_ATTRIBUTES
-            )
+            raise InvalidInput("is not a known attribute", field=path, allowed=KNOWN_ATTRIBUTES)
         if isinstance(value, Mapping):
             if attribute != HOUR_ATTRIBUTE or set(value) != {"from", "to"}:
                 raise InvalidInput(

@@ -198,7 +198,9 @@ def _only(table: Any, allowed: set[str], where: str) -> None:
         raise PolicyError("must be a table", field=where)
     for key in table:
         if key not in allowed:
-            raise PolicyError(f"unknown key {key!r}", field=f"{where}.{key}", allowed=sorted(allowed))
+            raise PolicyError(
+                f"unknown key {key!r}", field=f"{where}.{key}", allowed=sorted(allowed)
+            )
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -372,7 +374,9 @@ def _settings(table: Any) -> DecisionSettings:
         or not all(isinstance(h, int) and 0 <= h <= 24 for h in hours)
         or hours[0] >= hours[1]
     ):
-        raise PolicyError("must be [start, end] hours with start < end", field="decision.business_hours")
+        raise PolicyError(
+            "must be [start, end] hours with start < end", field="decision.business_hours"
+        )
     return DecisionSettings(
         heuristic_threshold=_number(
             table.get("heuristic_threshold", d.heuristic_threshold),
@@ -389,11 +393,17 @@ def _settings(table: Any) -> DecisionSettings:
         ),
         horizon_hours=int(
             _number(
-                table.get("horizon_hours", d.horizon_hours), "decision.horizon_hours", low=1, high=24 * 31
+                table.get("horizon_hours", d.horizon_hours),
+                "decision.horizon_hours",
+                low=1,
+                high=24 * 31,
             )
         ),
         risk_quantile=_number(
-            table.get("risk_quantile", d.risk_quantile), "decision.risk_quantile", low=0.5, high=0.99
+            table.get("risk_quantile", d.risk_quantile),
+            "decision.risk_quantile",
+            low=0.5,
+            high=0.99,
         ),
         business_hours=(hours[0], hours[1]),
         friday_afternoon_from=int(

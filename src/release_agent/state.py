@@ -1,8 +1,8 @@
 """Release states and the transitions allowed between them.
 
-    START -> RISK_EVAL -> SCHEDULING -> DECISION -> REFLECT -> DONE
-                              ^            |          |
-                              +-- DELAY ---+----------+       any state -> ABORTED
+START -> RISK_EVAL -> SCHEDULING -> DECISION -> REFLECT -> DONE
+                          ^            |          |
+                          +-- DELAY ---+----------+       any state -> ABORTED
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Heuristics: matching against a context, validation, and mining from outcomes."""

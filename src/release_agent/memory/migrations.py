@@ -1,0 +1,56 @@
+"""Versioned, ordered, transactional migrations.
+
+Each migration is a function of an open connection, applied once, inside the same
+transaction as the row that records it: a crash leaves either both or neither. Append
+new migrations to MIGRATIONS; never edit one that has shipped. (``m001`` creates the
+first tables from ``schema``; when a later migration changes one of them, freeze the
+v1 definition here before changing ``schema``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from . import schema
+
+Migration = Callable[[sa.Connection], None]
+
+
+def m001_initial(conn: sa.Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[schema.episodes, schema.heuristics, schema.risk_models],
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial", m001_initial),
+]
+
+
+def applied_versions(engine: sa.Engine) -> set[int]:
+    with engine.begin() as conn:
+        schema.schema_migrations.create(conn, checkfirst=True)
+        rows = conn.execute(sa.select(schema.schema_migrations.c.version)).scalars()
+        return set(rows)
+
+
+def migrate(engine: sa.Engine) -> list[int]:
+    """Apply every pending migration in order; return the versions applied now."""
+    done = applied_versions(engine)
+    applied = []
+    for version, name, function in MIGRATIONS:
+        if version in done:
+            continue
+        with engine.begin() as conn:
+            function(conn)
+            conn.execute(
+                schema.schema_migrations.insert().values(
+                    version=version, name=name, applied_at=datetime.now(UTC).isoformat()
+                )
+            )
+        applied.append(version)
+    return applied

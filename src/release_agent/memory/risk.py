@@ -1,0 +1,32 @@
+"""Keeping the fitted risk model fresh without refitting on every decision."""
+
+from __future__ import annotations
+
+from ..reasoners.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
+from .store import Store
+
+
+def fit(store: Store, warm: RiskModel | None = None) -> RiskModel:
+    """Fit the model to every recorded outcome and store it."""
+    seen = store.count_outcomes()
+    cells = [Cell(a, n, f) for a, n, f in store.outcome_cells(CELL_ATTRIBUTES)]
+    model = RiskModel.fit(cells, warm=warm)
+    store.save_risk_model(model.to_json(), seen)
+    return model
+
+
+def current(store: Store, refit_after: int, cached: RiskModel | None = None) -> RiskModel:
+    """The model to decide with: the stored one, refitted first when ``refit_after`` or
+    more outcomes have been recorded since it was fitted (or when there is none).
+    ``cached`` is reused when it is the stored model, to skip reading it again."""
+    seen = store.count_outcomes()
+    fitted_with = store.risk_model_outcomes()
+    if fitted_with is None:
+        return fit(store, warm=cached) if seen else (cached or RiskModel.prior())
+    if seen - fitted_with >= refit_after or seen < fitted_with:
+        return fit(store, warm=cached)
+    if cached is not None and cached.evidence == fitted_with:
+        return cached
+    stored = store.load_risk_model()
+    assert stored is not None
+    return RiskModel.from_json(stored[0])

@@ -1,0 +1,442 @@
+"""The store: one interface over SQLAlchemy Core, SQLite by default, any URL it accepts.
+
+Every write runs in one transaction; SQLite runs in WAL mode with ``synchronous=FULL``,
+so a write that returned has reached the disk and survives a crash of the process or
+the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import Conflict, InvalidInput, NotFound, StoreError
+from ..models import (
+    Context,
+    Decision,
+    DecisionRecord,
+    Heuristic,
+    HeuristicStatus,
+    OutcomeRecord,
+    Result,
+)
+from . import schema
+from .migrations import migrate
+
+FAILED_RESULTS = tuple(r.value for r in Result if r.failed)
+
+
+def default_url() -> str:
+    """``RELEASE_AGENT_DB``, else an SQLite file in the user's data directory."""
+    configured = os.environ.get("RELEASE_AGENT_DB")
+    if configured:
+        return configured
+    path = Path(platformdirs.user_data_dir("release-agent")) / "release-agent.db"
+    return f"sqlite:///{path}"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO text with a fixed width, so that text order is time order."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """Decisions, outcomes, heuristics and the fitted risk model of one database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open (creating and migrating if needed) the database at ``url``.
+
+        Raises InvalidInput for a URL SQLAlchemy cannot use, StoreError if it fails.
+        """
+        url = url or default_url()
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise InvalidInput(
+                f"{url!r} is not a database URL such as sqlite:///path/to/file.db",
+                field="db",
+            ) from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = sa.create_engine(parsed)
+            if parsed.get_backend_name() == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            migrate(engine)
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot open database {url}: {error}") from error
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as error:
+            raise StoreError(f"database write failed: {error}") from error
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as error:
+            raise StoreError(f"database read failed: {error}") from error
+
+    # -- decisions -----------------------------------------------------------------
+
+    def save_decision(
+        self, record: DecisionRecord, deploy: Context, conn: sa.Connection | None = None
+    ) -> None:
+        """Store a decision with the context it would deploy in."""
+        row = episode_row(record, deploy)
+        if conn is not None:
+            conn.execute(schema.episodes.insert().values(**row))
+            return
+        with self.transaction() as tx:
+            tx.execute(schema.episodes.insert().values(**row))
+
+    def get_decision(self, release_id: str) -> DecisionRecord:
+        with self.reading() as conn:
+            row = conn.execute(
+                sa.select(schema.episodes).where(schema.episodes.c.release_id == release_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no decision with id {release_id!r}", field="release_id")
+        return record_from_row(row)
+
+    def list_decisions(
+        self,
+        *,
+        service: str | None = None,
+        decision: Decision | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[DecisionRecord]:
+        """Decisions made by the agent, newest first; ``limit`` 0 means all.
+
+        ``before`` is a release id: only decisions made before it are listed (paging).
+        """
+        e = schema.episodes
+        query = sa.select(e).where(e.c.source == "agent").order_by(e.c.id.desc())
+        if service:
+            query = query.where(e.c.service == service)
+        if decision:
+            query = query.where(e.c.decision == decision.value)
+        with self.reading() as conn:
+            if before:
+                anchor = conn.execute(sa.select(e.c.id).where(e.c.release_id == before)).scalar()
+                if anchor is None:
+                    raise NotFound(f"no decision with id {before!r}", field="before")
+                query = query.where(e.c.id < anchor)
+            if limit:
+                query = query.limit(limit)
+            rows = conn.execute(query).all()
+        return [record_from_row(row) for row in rows]
+
+    def list_episodes(self, limit: int = 50) -> list[sa.Row[Any]]:
+        """Every episode (imported ones too), newest first; ``limit`` 0 means all."""
+        query = sa.select(schema.episodes).order_by(schema.episodes.c.id.desc())
+        if limit:
+            query = query.limit(limit)
+        with self.reading() as conn:
+            return list(conn.execute(query).all())
+
+    def record_outcome(
+        self,
+        release_id: str,
+        result: Result,
+        notes: str | None = None,
+        *,
+        replace: bool = False,
+        at: datetime | None = None,
+    ) -> OutcomeRecord:
+        """Record what happened after the deploy of ``release_id``.
+
+        Raises NotFound for an unknown id, Conflict when an outcome is already recorded
+        and ``replace`` is false.
+        """
+        e = schema.episodes
+        outcome = OutcomeRecord(result=result, notes=notes, recorded_at=at or datetime.now(UTC))
+        with self.transaction() as conn:
+            row = conn.execute(
+                sa.select(e.c.id, e.c.result).where(e.c.release_id == release_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no decision with id {release_id!r}", field="release_id")
+            if row.result is not None and not replace:
+                raise Conflict(
+                    f"decision {release_id} already has outcome {row.result}; "
+                    "pass --replace to overwrite it",
+                    field="result",
+                )
+            conn.execute(
+                e.update()
+                .where(e.c.id == row.id)
+                .values(
+                    result=result.value,
+                    failed=int(result.failed),
+                    outcome_notes=notes,
+                    outcome_at=iso(outcome.recorded_at),
+                )
+            )
+        return outcome
+
+    def count_decisions(self, source: str | None = "agent") -> int:
+        query = sa.select(sa.func.count()).select_from(schema.episodes)
+        if source:
+            query = query.where(schema.episodes.c.source == source)
+        with self.reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def count_outcomes(self) -> int:
+        e = schema.episodes
+        with self.reading() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(e).where(e.c.result.is_not(None))
+                ).scalar_one()
+            )
+
+    def outcome_cells(self, attributes: Sequence[str]) -> list[tuple[dict[str, Any], int, int]]:
+        """Deployed outcomes grouped by ``attributes``: (values, deployed, failures)."""
+        e = schema.episodes
+        columns = [e.c[name] for name in attributes]
+        query = (
+            sa.select(*columns, sa.func.count(), sa.func.sum(e.c.failed))
+            .where(e.c.result.is_not(None))
+            .group_by(*columns)
+        )
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            values = {name: _plain(row[i]) for i, name in enumerate(attributes)}
+            out.append((values, int(row[-2]), int(row[-1] or 0)))
+        return out
+
+    def similar_episodes(self, context: Context, k: int = 3, pool: int = 200) -> list[sa.Row[Any]]:
+        """The ``k`` past deploys with outcomes most like ``context`` (newest win ties)."""
+        e = schema.episodes
+        query = (
+            sa.select(e)
+            .where(e.c.result.is_not(None))
+            .where(
+                sa.or_(
+                    e.c.service == context.service,
+                    sa.and_(
+                        e.c.feature_risk == context.feature_risk.value,
+                        e.c.service_criticality == context.service_criticality.value,
+                    ),
+                )
+            )
+            .order_by(e.c.id.desc())
+            .limit(pool)
+        )
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        target = context.attributes()
+        scored = sorted(
+            enumerate(rows),
+            key=lambda pair: (-_similarity(target, pair[1]), pair[0]),
+        )
+        return [row for _, row in scored[:k]]
+
+    # -- heuristics ----------------------------------------------------------------
+
+    def list_heuristics(
+        self, status: HeuristicStatus | None = None, limit: int = 0
+    ) -> list[Heuristic]:
+        h = schema.heuristics
+        query = sa.select(h).order_by(h.c.status, h.c.confidence.desc(), h.c.id)
+        if status:
+            query = query.where(h.c.status == status.value)
+        if limit:
+            query = query.limit(limit)
+        with self.reading() as conn:
+            return [heuristic_from_row(row) for row in conn.execute(query).all()]
+
+    def active_heuristics(self) -> list[Heuristic]:
+        return self.list_heuristics(HeuristicStatus.active)
+
+    def insert_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> int:
+        values = heuristic_row(heuristic)
+        if conn is not None:
+            return int(
+                conn.execute(schema.heuristics.insert().values(**values)).inserted_primary_key[0]
+            )
+        with self.transaction() as tx:
+            return int(
+                tx.execute(schema.heuristics.insert().values(**values)).inserted_primary_key[0]
+            )
+
+    def update_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> None:
+        if heuristic.id is None:
+            raise ValueError("update_heuristic needs a stored heuristic")
+        values = heuristic_row(heuristic)
+        statement = schema.heuristics.update().where(schema.heuristics.c.id == heuristic.id)
+        if conn is not None:
+            conn.execute(statement.values(**values))
+            return
+        with self.transaction() as tx:
+            tx.execute(statement.values(**values))
+
+    # -- the fitted risk model -------------------------------------------------------
+
+    def save_risk_model(self, params_json: str, outcomes_seen: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(schema.risk_models.delete())
+            conn.execute(
+                schema.risk_models.insert().values(
+                    fitted_at=iso(datetime.now(UTC)),
+                    outcomes_seen=outcomes_seen,
+                    params_json=params_json,
+                )
+            )
+
+    def risk_model_outcomes(self) -> int | None:
+        """How many outcomes the stored model was fitted with (None: no model)."""
+        r = schema.risk_models
+        with self.reading() as conn:
+            value = conn.execute(
+                sa.select(r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
+            ).scalar()
+        return int(value) if value is not None else None
+
+    def load_risk_model(self) -> tuple[str, int] | None:
+        r = schema.risk_models
+        with self.reading() as conn:
+            row = conn.execute(
+                sa.select(r.c.params_json, r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
+            ).first()
+        return (row.params_json, int(row.outcomes_seen)) if row else None
+
+
+def _plain(value: Any) -> Any:
+    return bool(value) if isinstance(value, bool) else value
+
+
+def _similarity(target: dict[str, Any], row: sa.Row[Any]) -> float:
+    weights = {
+        "service": 3.0,
+        "feature_risk": 2.0,
+        "service_criticality": 1.0,
+        "day_of_week": 1.0,
+        "clash": 1.0,
+        "friday_afternoon": 1.0,
+        "weekend": 1.0,
+        "out_of_hours": 1.0,
+    }
+    score = sum(w for name, w in weights.items() if _plain(row._mapping[name]) == target[name])
+    hour = row._mapping["hour_of_day"]
+    if hour is not None:
+        gap = abs(int(hour) - int(target["hour_of_day"]))
+        score += 1.0 - min(gap, 24 - gap) / 12.0
+    return score
+
+
+def episode_row(record: DecisionRecord, deploy: Context) -> dict[str, Any]:
+    return {
+        "release_id": record.release_id,
+        "created_at": iso(record.created_at),
+        "source": "agent",
+        "service": deploy.service,
+        "env": deploy.env,
+        "feature_risk": deploy.feature_risk.value,
+        "service_criticality": deploy.service_criticality.value,
+        "day_of_week": deploy.day_of_week.value,
+        "hour_of_day": deploy.hour_of_day,
+        "clash": deploy.clash,
+        "weekend": deploy.weekend,
+        "friday_afternoon": deploy.friday_afternoon,
+        "out_of_hours": deploy.out_of_hours,
+        "deploy_at": iso(deploy.at),
+        "decision": record.decision.value,
+        "reason": record.reason,
+        "confidence": record.confidence,
+        "next_window": iso(record.next_window),
+        "summary": record.summary,
+        "record_json": record.model_dump_json(exclude={"outcome"}),
+    }
+
+
+def record_from_row(row: sa.Row[Any]) -> DecisionRecord:
+    m = row._mapping
+    if m["source"] != "agent":
+        raise NotFound(
+            f"{m['release_id']} is an imported episode, not a decision record", field="release_id"
+        )
+    record = DecisionRecord.model_validate_json(m["record_json"])
+    if m["result"] is not None:
+        record.outcome = OutcomeRecord(
+            result=Result(m["result"]),
+            notes=m["outcome_notes"],
+            recorded_at=datetime.fromisoformat(m["outcome_at"]),
+        )
+    return record
+
+
+def heuristic_row(h: Heuristic) -> dict[str, Any]:
+    from ..conditions import canonical_key
+
+    now = datetime.now(UTC)
+    return {
+        "when_json": json.dumps(h.when, sort_keys=True),
+        "when_key": canonical_key(h.when),
+        "recommendation": h.recommendation.value,
+        "confidence": h.confidence,
+        "support": h.support,
+        "failures": h.failures,
+        "successes": h.successes,
+        "provenance": h.provenance.value,
+        "status": h.status.value,
+        "reason": h.reason,
+        "created_at": iso(h.created_at or now),
+        "last_checked": iso(h.last_checked),
+    }
+
+
+def heuristic_from_row(row: sa.Row[Any]) -> Heuristic:
+    m = row._mapping
+    return Heuristic(
+        id=m["id"],
+        when=json.loads(m["when_json"]),
+        recommendation=Decision(m["recommendation"]),
+        confidence=m["confidence"],
+        support=m["support"],
+        failures=m["failures"],
+        successes=m["successes"],
+        provenance=m["provenance"],
+        status=m["status"],
+        reason=m["reason"],
+        created_at=datetime.fromisoformat(m["created_at"]),
+        last_checked=datetime.fromisoformat(m["last_checked"]) if m["last_checked"] else None,
+    )

@@ -1,0 +1,36 @@
+"""Stage 3: guardrails — hard rules from the policy, computed before any reasoner runs.
+
+Inside a freeze the decision is never GO. Nothing downstream can loosen a guardrail:
+:func:`clamp` is applied to every proposal, whatever produced it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Context, Decision
+from ..policy import Policy
+from ..reasoners.base import Guardrails
+
+
+def check(context: Context, policy: Policy) -> Guardrails:
+    """The guardrails in force for ``context`` (its environment, at its moment)."""
+    hits = policy.active_freezes(context.at, context.env)
+    if not hits:
+        return Guardrails(forbid_go=False)
+    reasons = tuple(
+        f"freeze '{freeze.name}' covers {context.env} until {end.isoformat()}"
+        for freeze, end in hits
+    )
+    return Guardrails(
+        forbid_go=True, reasons=reasons, open_at=policy.next_open(context.at, context.env)
+    )
+
+
+def clamp(decision: Decision, guardrails: Guardrails) -> Decision:
+    """The proposal, made at least as strict as the guardrails require."""
+    return Decision.strictest(decision, guardrails.ceiling)
+
+
+def window_allowed(moment: datetime, env: str, policy: Policy) -> bool:
+    return not policy.active_freezes(moment, env)

@@ -1,0 +1,18 @@
+"""Stage 4: heuristic matching — the active heuristics that apply to this release."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..conditions import matches
+from ..models import Context, Heuristic
+
+
+def applicable(
+    context: Context, heuristics: Iterable[Heuristic], threshold: float
+) -> list[Heuristic]:
+    """Heuristics whose conditions all hold and whose confidence is at least ``threshold``,
+    most confident first."""
+    attributes = context.attributes()
+    found = [h for h in heuristics if h.confidence >= threshold and matches(h.when, attributes)]
+    return sorted(found, key=lambda h: (-h.confidence, h.id or 0))

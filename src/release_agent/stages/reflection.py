@@ -1,0 +1,28 @@
+"""Stage 7: reflection — a production GO must be confirmed by a second check.
+
+Not confirmed means not GO. A fault in the configured reasoner means not confirmed
+(fail closed), or with ``on_failure="builtin"`` the built-in check decides.
+"""
+
+from __future__ import annotations
+
+from ..models import Confirmation, ReasonerCall
+from ..reasoners.base import ConfirmTask, Reasoner
+from ..reasoners.builtin import BuiltinReasoner
+from .calls import invoke, with_fallback
+
+
+def confirm(
+    task: ConfirmTask, reasoner: Reasoner, builtin: BuiltinReasoner, on_failure: str = "delay"
+) -> tuple[Confirmation, list[ReasonerCall]]:
+    value, call, error = invoke(reasoner, "confirm", task)
+    if error is None and isinstance(value, Confirmation):
+        return value, [call]
+    if on_failure == "builtin" and reasoner.name != builtin.name:
+        fallback, fallback_call, _ = invoke(builtin, "confirm", task)
+        return fallback, [with_fallback(call, "builtin"), fallback_call]
+    failed = Confirmation(
+        confirmed=False,
+        reason=f"{reasoner.name} could not confirm ({call.error}); failing closed",
+    )
+    return failed, [with_fallback(call, "fail-closed")]

@@ -1,0 +1,111 @@
+"""Scheduling: the options a planner chooses from, each with its estimated risk and cost.
+
+For the moment considered it prices three kinds of action under the team's costs
+(:class:`release_agent.policy.Costs`): GO now, DELAY to each whole hour within the
+horizon that no freeze covers, and NO_GO. A window is evaluated without the clashes of
+the requested time (they name deploys at that time) and with the heuristics that match
+it, so a DELAY lands outside freezes, clashes and risky hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..conditions import matches
+from ..heuristics.evidence import failure_risk
+from ..models import Context, Decision, Heuristic, ReleaseRequest
+from ..policy import Policy
+from ..reasoners.base import Guardrails, Option, RiskEstimate
+from ..reasoners.risk_model import RiskModel
+from . import context as context_stage
+
+
+@dataclass(frozen=True)
+class Options:
+    context: Context
+    go_now: Option
+    windows: tuple[Option, ...]
+    no_go: Option
+
+
+def _with_heuristics(
+    estimate: RiskEstimate, context: Context, heuristics: Sequence[Heuristic], quantile: float
+) -> RiskEstimate:
+    """Raise the decision estimate to what matching cautionary heuristics' evidence says."""
+    attributes = context.attributes()
+    decide = estimate.decide
+    for h in heuristics:
+        risk = failure_risk(h, quantile)
+        if risk is not None and risk > decide and matches(h.when, attributes):
+            decide = risk
+    if decide == estimate.decide:
+        return estimate
+    return RiskEstimate(
+        mean=estimate.mean,
+        low=estimate.low,
+        high=max(estimate.high, decide),
+        decide=decide,
+        evidence=estimate.evidence,
+    )
+
+
+def _hours(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600.0
+
+
+def candidate_times(
+    moment: datetime, env: str, policy: Policy, guardrails: Guardrails
+) -> list[datetime]:
+    """Whole hours after ``moment`` within the horizon (counted from the end of a freeze
+    that covers ``moment``) that no freeze covers."""
+    start = moment
+    times: list[datetime] = []
+    if guardrails.forbid_go and guardrails.open_at is not None:
+        start = guardrails.open_at
+        times.append(start)
+    first = moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    horizon_end = start + timedelta(hours=policy.settings.horizon_hours)
+    t = first
+    while t <= horizon_end:
+        if t > start and not policy.active_freezes(t, env):
+            times.append(t)
+        t += timedelta(hours=1)
+    return sorted(set(times))
+
+
+def options(
+    request: ReleaseRequest,
+    moment: datetime,
+    clashes: list[str],
+    policy: Policy,
+    model: RiskModel,
+    heuristics: Sequence[Heuristic],
+    guardrails: Guardrails,
+) -> Options:
+    settings, costs = policy.settings, policy.costs
+    now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
+    times = candidate_times(moment, request.env, policy, guardrails)
+    contexts = [now_context] + [
+        context_stage.evaluate(request, settings, at=t, clashes=[]) for t in times
+    ]
+    estimates = model.estimate_many([c.attributes() for c in contexts], settings.risk_quantile)
+    estimates = [
+        _with_heuristics(e, c, heuristics, settings.risk_quantile)
+        for e, c in zip(estimates, contexts, strict=True)
+    ]
+    failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
+    go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
+    windows = tuple(
+        Option(
+            Decision.DELAY,
+            t,
+            _hours(t, moment),
+            estimate,
+            costs.delay_per_hour * _hours(t, moment) + estimate.decide * failure_cost,
+        )
+        for t, estimate in zip(times, estimates[1:], strict=True)
+    )
+    no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
+    return Options(now_context, go_now, windows, no_go)
