@@ -204,7 +204,9 @@ def run(
         plan = planned.plan
         trace.add(
             "planner",
-            f"{plan.decision.value}: {plan.reason}",
+            plan.reason
+            if plan.reason.startswith(plan.decision.value)
+            else f"{plan.decision.value}: {plan.reason}",
             reasoner=planned.calls[0].reasoner,
             plan=plan.model_dump(mode="json"),
             notes=planned.notes,

@@ -44,7 +44,7 @@ def story_of(row: sa.Row[Any]) -> str:
     if not summary:
         context = ", ".join(f"{k}={v}" for k, v in attributes_of(row).items())
         summary = f"Imported episode ({context}). Decision: {m['decision']}."
-    return narrative(summary, m["result"], m["outcome_notes"])
+    return narrative(summary, m["result"], m["outcome_notes"], m["decision"])
 
 
 def summary_of(row: sa.Row[Any]) -> EpisodeSummary:

@@ -34,9 +34,14 @@ def summarize(record: DecisionRecord, planner_decision: str, planner_reason: str
     return " ".join(parts)
 
 
-def narrative(summary: str, result: str | None, notes: str | None = None) -> str:
+def narrative(
+    summary: str, result: str | None, notes: str | None = None, decision: str | None = None
+) -> str:
+    """The summary with the reported outcome: pending for a deploy not yet reported,
+    not deployed for a NO_GO without one."""
     if result is None:
-        return f"{summary} Outcome: pending."
+        status = "not deployed" if decision == "NO_GO" else "pending"
+        return f"{summary} Outcome: {status}."
     extra = f" ({_short(notes, 120)})" if notes else ""
     return f"{summary} Outcome: {result}{extra}."
 

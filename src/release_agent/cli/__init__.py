@@ -1,0 +1,36 @@
+"""The ``release-agent`` command line: thin shells over :class:`release_agent.agent.Agent`."""
+
+from __future__ import annotations
+
+import click
+
+from .common import ReleaseAgentGroup
+from .decide import decide, demo, outcome, run, scenarios, show
+from .memory import episodes, heuristics, learn, memory
+from .simulate import simulate_command, worlds_command
+
+
+@click.group(cls=ReleaseAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="release-agent")
+def main() -> None:
+    """Decide whether a release may go to production now: GO, NO_GO or DELAY.
+
+    Exit codes: 0 GO, 3 DELAY, 4 NO_GO, 2 bad input, 1 unexpected error.
+    """
+
+
+for command in (
+    decide,
+    run,
+    demo,
+    scenarios,
+    show,
+    outcome,
+    episodes,
+    heuristics,
+    learn,
+    memory,
+    simulate_command,
+    worlds_command,
+):
+    main.add_command(command)

@@ -1,0 +1,356 @@
+"""Import and export of the seed's memory file.
+
+The format::
+
+    {"episodes": [{"context": {...}, "decision": "GO", "outcome": "SUCCESS",
+                   "timestamp": "2026-01-12T11:24:30+00:00"}, ...],
+     "heuristics": [{"when": {...}, "recommendation": "GO", "confidence": 0.6,
+                     "supporting_episodes": 2}, ...]}
+
+and the older form, a bare list of episodes. Context keys are the attributes of
+:mod:`release_agent.conditions` (the seed's three and service, env, hour_of_day, clash,
+...). Decisions: GO, NO_GO, DELAY, and the seed's ABORT (read as NO_GO). Outcomes: the
+seed's SUCCESS / FAILURE / ABORTED and ours (success, degraded, rolled_back, incident);
+ABORTED, DELAYED, NO_GO, PENDING or none mean the release was not deployed, so the
+episode is no evidence about failure.
+
+Import is all or nothing: the whole file is checked first and written in one
+transaction; a malformed file raises ImportFormatError naming the JSON path of the
+fault. Importing the same file twice adds nothing the second time. Heuristics are
+validated, their support recounted from memory, and duplicates (the same conditions and
+recommendation) collapse into one, which keeps the confidence of the variant with the
+largest claimed support (the lower confidence on a tie). A heuristic whose claimed
+support the deployed episodes do not show is kept as ``rejected`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..conditions import KNOWN_ATTRIBUTES, canonical_key, normalize
+from ..errors import ImportFormatError, InvalidInput
+from ..heuristics.mining import where_clause
+from ..heuristics.validation import validate
+from ..models import Day, Decision, Heuristic, HeuristicStatus, Provenance, Result
+from ..policy import DecisionSettings
+from . import schema
+from .episodes import episode_json
+from .store import Store, heuristic_row, iso
+
+_NAMESPACE = uuid.UUID("6f1c1d0e-6f53-4b8e-9a54-2f1b7f0d8e11")
+_DECISIONS = {"GO": Decision.GO, "NO_GO": Decision.NO_GO, "DELAY": Decision.DELAY}
+_DECISIONS |= {"ABORT": Decision.NO_GO, "NOGO": Decision.NO_GO, "NO-GO": Decision.NO_GO}
+_OUTCOMES: dict[str, Result | None] = {
+    "SUCCESS": Result.success,
+    "SUCCEEDED": Result.success,
+    "DEGRADED": Result.degraded,
+    "ROLLED_BACK": Result.rolled_back,
+    "ROLLBACK": Result.rolled_back,
+    "INCIDENT": Result.incident,
+    "FAILURE": Result.incident,
+    "FAILED": Result.incident,
+    "ABORTED": None,
+    "DELAYED": None,
+    "NO_GO": None,
+    "PENDING": None,
+}
+
+
+@dataclass
+class ImportReport:
+    episodes_added: int = 0
+    episodes_skipped: int = 0
+    heuristics_added: int = 0
+    heuristics_merged: int = 0
+    heuristics_rejected: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "episodes_added": self.episodes_added,
+            "episodes_skipped": self.episodes_skipped,
+            "heuristics_added": self.heuristics_added,
+            "heuristics_merged": self.heuristics_merged,
+            "heuristics_rejected": self.heuristics_rejected,
+        }
+
+
+def _fail(where: str, message: str, allowed: Any = None) -> ImportFormatError:
+    return ImportFormatError(message, field=where, allowed=allowed)
+
+
+def _context(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "must be an object of attribute: value")
+    values = dict(raw)
+    clash = values.get("clash")
+    if isinstance(clash, str):
+        values["clash"] = bool(clash.strip())
+    elif isinstance(clash, list):
+        values["clash"] = bool(clash)
+    for key in values:
+        if key not in KNOWN_ATTRIBUTES:
+            raise _fail(f"{where}.{key}", "is not a known attribute", KNOWN_ATTRIBUTES)
+        if isinstance(values[key], list | Mapping):
+            raise _fail(f"{where}.{key}", "must be a single value")
+    try:
+        context = normalize(values, where) if values else {}
+    except InvalidInput as error:
+        raise ImportFormatError(str(error), field=error.field) from None
+    day, hour = context.get("day_of_week"), context.get("hour_of_day")
+    if day is not None:
+        context.setdefault("weekend", day in (Day.SAT.value, Day.SUN.value))
+    if hour is not None:
+        start, end = settings.business_hours
+        context.setdefault("out_of_hours", not (start <= hour < end))
+        if day is not None:
+            context.setdefault(
+                "friday_afternoon", day == Day.FRI.value and hour >= settings.friday_afternoon_from
+            )
+    return context
+
+
+def _episode(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "must be an object with context, decision, outcome, timestamp")
+    for key in ("context", "decision", "timestamp"):
+        if key not in raw:
+            raise _fail(f"{where}.{key}", "is required")
+    context = _context(raw["context"], f"{where}.context", settings)
+    decision_text = str(raw["decision"]).strip().upper()
+    if decision_text not in _DECISIONS:
+        raise _fail(f"{where}.decision", f"{raw['decision']!r} is not a decision", _DECISIONS)
+    outcome_raw = raw.get("outcome")
+    result: Result | None = None
+    if outcome_raw is not None:
+        text = str(outcome_raw).strip().upper()
+        if text not in _OUTCOMES:
+            raise _fail(f"{where}.outcome", f"{outcome_raw!r} is not an outcome", _OUTCOMES)
+        result = _OUTCOMES[text]
+    try:
+        stamp = datetime.fromisoformat(str(raw["timestamp"]))
+    except ValueError:
+        raise _fail(f"{where}.timestamp", f"{raw['timestamp']!r} is not an ISO 8601 time") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    release_id = raw.get("release_id")
+    if release_id is not None and (not isinstance(release_id, str) or not release_id.strip()):
+        raise _fail(f"{where}.release_id", "must be a non-empty string")
+    return {
+        "release_id": release_id,
+        "created_at": iso(stamp),
+        "source": "imported",
+        "decision": _DECISIONS[decision_text].value,
+        "result": result.value if result else None,
+        "failed": int(result.failed) if result else None,
+        "outcome_notes": raw.get("outcome_notes")
+        if isinstance(raw.get("outcome_notes"), str)
+        else None,
+        "outcome_at": iso(stamp) if result else None,
+        "reason": raw.get("reason") if isinstance(raw.get("reason"), str) else None,
+        "record_json": json.dumps(dict(raw), sort_keys=True, default=str),
+        **{name: context.get(name) for name in _COLUMNS},
+    }
+
+
+_COLUMNS = (
+    "service",
+    "env",
+    "feature_risk",
+    "service_criticality",
+    "day_of_week",
+    "hour_of_day",
+    "clash",
+    "weekend",
+    "friday_afternoon",
+    "out_of_hours",
+)
+
+
+def _heuristic(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "must be an object with when, recommendation, confidence")
+    for key in ("when", "recommendation", "confidence"):
+        if key not in raw:
+            raise _fail(f"{where}.{key}", "is required")
+    try:
+        when = normalize(raw["when"], f"{where}.when")
+    except InvalidInput as error:
+        raise ImportFormatError(str(error), field=error.field) from None
+    support = raw.get("supporting_episodes", raw.get("support", 1))
+    return {
+        "when": when,
+        "recommendation": raw["recommendation"],
+        "confidence": raw["confidence"],
+        "support": support,
+        "where": where,
+    }
+
+
+def parse(
+    data: Any, settings: DecisionSettings | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Check a whole memory document; return (episode rows, heuristic candidates)."""
+    settings = settings or DecisionSettings()
+    if isinstance(data, list):
+        raw_episodes, raw_heuristics = data, []
+    elif isinstance(data, Mapping):
+        unknown = set(data) - {"episodes", "heuristics"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise _fail(key, "is not a known key", ["episodes", "heuristics"])
+        raw_episodes = data.get("episodes", [])
+        raw_heuristics = data.get("heuristics", [])
+        if not isinstance(raw_episodes, list):
+            raise _fail("episodes", "must be a list")
+        if not isinstance(raw_heuristics, list):
+            raise _fail("heuristics", "must be a list")
+    else:
+        raise _fail("$", "must be an object with episodes and heuristics, or a list of episodes")
+    episodes = [_episode(e, f"episodes[{i}]", settings) for i, e in enumerate(raw_episodes)]
+    seen: dict[str, int] = {}
+    for row in episodes:
+        if row["release_id"] is None:
+            content = row["record_json"]
+            seen[content] = seen.get(content, 0) + 1
+            row["release_id"] = f"imported-{uuid.uuid5(_NAMESPACE, f'{content}#{seen[content]}')}"
+    heuristics = [_heuristic(h, f"heuristics[{i}]") for i, h in enumerate(raw_heuristics)]
+    return episodes, heuristics
+
+
+def load_file(path: str | Path) -> Any:
+    target = Path(path)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ImportFormatError(f"cannot read {target}: {error.strerror}", field="file") from None
+    except UnicodeDecodeError:
+        raise ImportFormatError(f"{target} is not UTF-8 text", field="file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ImportFormatError(
+            f"not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            field=str(target),
+        ) from None
+
+
+def _collapse(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    merged = 0
+    for c in candidates:
+        key = (canonical_key(c["when"]), str(c["recommendation"]).upper())
+        kept = groups.get(key)
+        if kept is None:
+            groups[key] = c
+            continue
+        merged += 1
+        better = (c["support"], -_number(c["confidence"])) > (
+            kept["support"],
+            -_number(kept["confidence"]),
+        )
+        if better:
+            groups[key] = c
+    return list(groups.values()), merged
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def import_memory(
+    store: Store, data: Any, settings: DecisionSettings | None = None
+) -> ImportReport:
+    """Import a memory document into ``store`` in one transaction (all or nothing)."""
+    episodes, candidates = parse(data, settings)
+    unique, merged = _collapse(candidates)
+    report = ImportReport(heuristics_merged=merged)
+    e, h = schema.episodes, schema.heuristics
+    with store.transaction() as conn:
+        existing = (
+            set(
+                conn.execute(
+                    sa.select(e.c.release_id).where(
+                        e.c.release_id.in_([r["release_id"] for r in episodes])
+                    )
+                ).scalars()
+            )
+            if episodes
+            else set()
+        )
+        fresh = [r for r in episodes if r["release_id"] not in existing]
+        report.episodes_skipped = len(episodes) - len(fresh)
+        if fresh:
+            conn.execute(e.insert(), fresh)
+        report.episodes_added = len(fresh)
+        for c in unique:
+            deployed, failures = conn.execute(
+                sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(where_clause(c["when"]))
+            ).one()
+            verdict = validate(
+                c["when"],
+                c["recommendation"],
+                c["confidence"],
+                c["support"],
+                Provenance.imported,
+                recount=(int(deployed), int(failures or 0)),
+            )
+            if verdict.heuristic is not None:
+                heuristic = verdict.heuristic
+            else:
+                report.heuristics_rejected.append(f"{c['where']}: {verdict.rejection}")
+                heuristic = Heuristic(
+                    when=c["when"],
+                    recommendation=Decision(str(c["recommendation"]).upper())
+                    if str(c["recommendation"]).upper() in _DECISIONS
+                    else Decision.NO_GO,
+                    confidence=min(1.0, max(0.0, _number(c["confidence"]))),
+                    provenance=Provenance.imported,
+                    status=HeuristicStatus.rejected,
+                    reason=f"imported: {verdict.rejection}",
+                )
+            key = canonical_key(heuristic.when)
+            duplicate = conn.execute(
+                sa.select(h.c.id).where(
+                    h.c.when_key == key, h.c.recommendation == heuristic.recommendation.value
+                )
+            ).first()
+            heuristic = heuristic.model_copy(update={"last_checked": datetime.now(UTC)})
+            if duplicate is not None:
+                report.heuristics_merged += 1
+                conn.execute(
+                    h.update().where(h.c.id == duplicate.id).values(**heuristic_row(heuristic))
+                )
+            else:
+                conn.execute(h.insert().values(**heuristic_row(heuristic)))
+                if heuristic.status is not HeuristicStatus.rejected:
+                    report.heuristics_added += 1
+    return report
+
+
+def export_memory(store: Store) -> dict[str, Any]:
+    """Every episode and every active or retired heuristic, in the seed's shape (plus
+    our own fields; importing an export gives the same memory)."""
+    episodes = [episode_json(row) for row in reversed(store.list_episodes(limit=0))]
+    heuristics = [
+        {
+            "when": x.when,
+            "recommendation": x.recommendation.value,
+            "confidence": x.confidence,
+            "supporting_episodes": x.support,
+            "failures": x.failures,
+            "successes": x.successes,
+            "provenance": x.provenance.value,
+            "status": x.status.value,
+        }
+        for x in store.list_heuristics()
+        if x.status is not HeuristicStatus.rejected
+    ]
+    return {"episodes": episodes, "heuristics": heuristics}
