@@ -1,0 +1,71 @@
+"""``release-agent simulate`` and ``release-agent worlds`` through click, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from release_agent.cli.simulate import simulate_command, worlds_command
+
+pytest.importorskip("release_agent.agent")
+
+
+def test_worlds_lists_the_shipped_worlds() -> None:
+    result = CliRunner().invoke(worlds_command, [])
+    assert result.exit_code == 0, result.output
+    for name in ("default", "fridays-safe", "fragile-service"):
+        assert name in result.output
+    rows = json.loads(CliRunner().invoke(worlds_command, ["--json"]).output)
+    assert {row["name"] for row in rows} >= {"default", "fridays-safe", "fragile-service"}
+    default = next(row for row in rows if row["name"] == "default")
+    assert default["services"] == {"payments": "HIGH", "search": "MEDIUM", "blog": "LOW"}
+
+
+def test_simulate_prints_the_json_report(tmp_path: Path) -> None:
+    plot = tmp_path / "curve.png"
+    result = CliRunner().invoke(
+        simulate_command, ["--episodes", "15", "--json", "--seed", "4", "--plot", str(plot)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["world"] == "default" and report["episodes"] == 15 and report["seed"] == 4
+    assert list(report["policies"]) == ["agent", "always_go", "static_rules", "oracle"]
+    agent = report["policies"]["agent"]
+    assert agent["deploys"] + agent["no_gos"] == 15
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_prints_a_table_by_default() -> None:
+    result = CliRunner().invoke(simulate_command, ["--episodes", "8", "--world", "fridays-safe"])
+    assert result.exit_code == 0, result.output
+    assert "World fridays-safe" in result.output and "regret ratio" in result.output
+
+
+def test_simulate_keeps_its_memory_where_asked(tmp_path: Path) -> None:
+    db = tmp_path / "sim.db"
+    result = CliRunner().invoke(
+        simulate_command, ["--episodes", "6", "--json", "--db", f"sqlite:///{db}"]
+    )
+    assert result.exit_code == 0, result.output
+    assert db.exists()
+
+
+def test_a_world_file_with_an_unknown_key_is_refused(tmp_path: Path) -> None:
+    world = json.loads(
+        (Path(__file__).parents[1] / "src/release_agent/data/worlds/default.json").read_text()
+    )
+    world["factors"][0]["multiplier"] = 2
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(world))
+    result = CliRunner().invoke(simulate_command, ["--world", str(path), "--episodes", "5"])
+    assert result.exit_code == 2
+    assert "factors[0].multiplier" in result.output
+
+
+def test_an_unknown_world_is_refused_with_the_shipped_names() -> None:
+    result = CliRunner().invoke(simulate_command, ["--world", "atlantis", "--episodes", "5"])
+    assert result.exit_code == 2
+    assert "atlantis" in result.output and "default" in result.output

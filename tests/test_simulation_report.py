@@ -1,0 +1,131 @@
+"""The report's exact shape, its regret ratio, the text form and the plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from release_agent.errors import InvalidInput
+from release_agent.simulation import SimulationResult, build_report, render_text, simulate
+from release_agent.simulation.baselines import StaticRules
+from release_agent.simulation.plot import plot
+from release_agent.simulation.report import checkpoints, halves, regret_ratio
+from release_agent.simulation.runner import BASELINES, PolicyScore
+from release_agent.simulation.world import load_world
+
+POLICY_KEYS = {"cost", "deploys", "failures", "delays", "delay_hours", "no_gos"}
+CURVE_KEYS = {"episodes", "agent_cost", "always_go_cost", "static_rules_cost", "oracle_cost"}
+
+
+@pytest.fixture(scope="module")
+def result() -> SimulationResult:
+    # A stand-in for the agent: the report does not care what the agent is.
+    return simulate(load_world("default"), 120, policies={"agent": StaticRules, **BASELINES})
+
+
+def test_the_json_report_has_exactly_the_documented_shape(result: SimulationResult) -> None:
+    report = json.loads(json.dumps(build_report(result)))
+    assert set(report) == {
+        "world",
+        "episodes",
+        "seed",
+        "policies",
+        "regret_ratio",
+        "learning_curve",
+    }
+    assert report["world"] == "default" and report["episodes"] == 120 and report["seed"] == 1
+    assert list(report["policies"]) == ["agent", "always_go", "static_rules", "oracle"]
+    for row in report["policies"].values():
+        assert set(row) == POLICY_KEYS
+        assert isinstance(row["cost"], float)
+        assert all(isinstance(row[k], int) for k in POLICY_KEYS - {"cost"})
+    assert isinstance(report["regret_ratio"], float)
+    assert report["learning_curve"]
+    for point in report["learning_curve"]:
+        assert set(point) == CURVE_KEYS
+
+
+def test_the_learning_curve_is_cumulative_and_ends_at_the_totals(
+    result: SimulationResult,
+) -> None:
+    report = build_report(result)
+    curve = report["learning_curve"]
+    assert [p["episodes"] for p in curve] == sorted({p["episodes"] for p in curve})
+    assert curve[-1]["episodes"] == 120 and 60 in [p["episodes"] for p in curve]
+    for name, row in report["policies"].items():
+        values = [p[f"{name}_cost"] for p in curve]
+        assert values == sorted(values)
+        assert values[-1] == pytest.approx(row["cost"])
+
+
+def test_the_regret_ratio_compares_the_agent_with_the_oracle_and_always_go(
+    result: SimulationResult,
+) -> None:
+    report = build_report(result)
+    costs = {name: row["cost"] for name, row in report["policies"].items()}
+    expected = (costs["agent"] - costs["oracle"]) / (costs["always_go"] - costs["oracle"])
+    assert report["regret_ratio"] == pytest.approx(expected, abs=1e-3)
+    assert regret_ratio(10.0, 20.0, 5.0) == pytest.approx(1 / 3)
+    assert regret_ratio(5.0, 20.0, 5.0) == 0.0
+    assert regret_ratio(7.0, 5.0, 5.0) is None  # always_go is already optimal
+
+
+def test_the_halves_split_the_releases(result: SimulationResult) -> None:
+    first, second = halves(result)
+    s = result.scores
+    cut = 60
+    spread = s["always_go"].costs[:cut].sum() - s["oracle"].costs[:cut].sum()
+    if spread > 0:
+        agent_regret = s["agent"].costs[:cut].sum() - s["oracle"].costs[:cut].sum()
+        assert first == pytest.approx(agent_regret / spread)
+    assert second is None or isinstance(second, float)
+
+
+def test_without_an_agent_the_regret_ratio_is_null() -> None:
+    report = build_report(simulate(load_world("default"), 30))
+    assert report["regret_ratio"] is None
+    assert "agent" not in report["policies"]
+    assert "agent_cost" not in report["learning_curve"][0]
+
+
+def test_checkpoints_span_the_run() -> None:
+    assert checkpoints(1) == [1]
+    assert checkpoints(2000)[:3] == [100, 200, 300] and checkpoints(2000)[-1] == 2000
+    marks = checkpoints(37)
+    assert marks[-1] == 37 and 18 in marks and len(marks) <= 21
+
+
+def test_the_text_report_shows_every_policy_and_the_regret(result: SimulationResult) -> None:
+    text = render_text(build_report(result), result)
+    for name in ("agent", "always_go", "static_rules", "oracle"):
+        assert name in text
+    assert "regret ratio" in text and "first half" in text
+    assert "World default" in text
+
+
+def test_a_plot_is_written_as_png(result: SimulationResult, tmp_path: Path) -> None:
+    target = tmp_path / "curve.png"
+    assert plot(result, target) == target
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert target.stat().st_size > 10_000
+
+
+def test_a_plot_without_an_agent_is_still_drawn(tmp_path: Path) -> None:
+    target = tmp_path / "baselines.png"
+    plot(simulate(load_world("default"), 20), target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_unwritable_plot_path_is_a_user_error(result: SimulationResult, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plot(result, tmp_path / "missing-dir" / "curve.png")
+    assert caught.value.field == "plot"
+
+
+def test_policy_score_cost_is_the_sum_of_release_costs() -> None:
+    score = PolicyScore("x", np.array([1.0, 0.5, 4.0]))
+    assert score.cost == 5.5
+    assert score.cumulative().tolist() == [1.0, 1.5, 5.5]
