@@ -16,7 +16,7 @@ decision (plan, review, confirm) and none when a guardrail already forbids GO.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ class Evidence:
     model: RiskModel
     heuristics: list[Heuristic]
     similar: list[EpisodeSummary]
+    recent: list[EpisodeSummary] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def run(
             go_now=options.go_now,
             windows=options.windows,
             no_go=options.no_go,
+            recent=tuple(evidence.recent),
         )
         machine.move(ReleaseState.DECISION, "plan" if reschedules == 0 else "check the window")
         planned = planner.propose(

@@ -243,6 +243,18 @@ class Store:
             out.append((values, int(row[-2]), int(row[-1] or 0)))
         return out
 
+    def recent_outcomes(self, service: str, k: int = 3) -> list[sa.Row[Any]]:
+        """The ``k`` latest deploys of ``service`` with a recorded outcome, newest first."""
+        e = schema.episodes
+        query = (
+            sa.select(e)
+            .where(e.c.service == service, e.c.result.is_not(None))
+            .order_by(e.c.outcome_at.desc(), e.c.id.desc())
+            .limit(k)
+        )
+        with self.reading() as conn:
+            return list(conn.execute(query).all())
+
     def similar_episodes(self, context: Context, k: int = 3, pool: int = 200) -> list[sa.Row[Any]]:
         """The ``k`` past deploys with outcomes most like ``context`` (newest win ties)."""
         e = schema.episodes

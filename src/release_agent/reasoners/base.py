@@ -116,6 +116,8 @@ class PlanTask:
     windows: tuple[Option, ...]
     """DELAY candidates within the horizon, outside freezes, in time order."""
     no_go: Option
+    recent: tuple[EpisodeSummary, ...] = ()
+    """The latest deploys of this service with a recorded outcome, newest first."""
 
     def best_window(self) -> Option | None:
         return min(self.windows, key=lambda o: o.expected_cost, default=None)

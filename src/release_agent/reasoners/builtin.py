@@ -27,6 +27,8 @@ TIME_ATTRIBUTES = frozenset(
     {"day_of_week", "hour_of_day", "weekend", "friday_afternoon", "out_of_hours", "clash"}
 )
 _USAGE = Usage(model=None)
+STREAK_FAILURES = 2
+"""Failures among a service's latest deploys that stop the reflection from confirming."""
 
 
 def _pct(p: float) -> str:
@@ -236,42 +238,34 @@ class BuiltinReasoner:
         return Answer(Review(concerns=concerns, risk_level=level, suggested_action=action), _USAGE)
 
     def confirm(self, task: ConfirmTask) -> Answer[Confirmation]:
+        """A second check of a production GO, on what the plan did not weigh: no freeze,
+        no failure streak on this service right now, and GO still the cheapest option."""
         pt, review = task.plan_task, task.review
+
+        def answer(confirmed: bool, reason: str) -> Answer[Confirmation]:
+            return Answer(Confirmation(confirmed=confirmed, reason=reason), _USAGE)
+
         if pt.guardrails.forbid_go:
-            return Answer(Confirmation(confirmed=False, reason="a guardrail forbids GO"), _USAGE)
-        if review.risk_level is Level.HIGH and review.suggested_action is not SuggestedAction.NONE:
-            return Answer(
-                Confirmation(
-                    confirmed=False,
-                    reason=(
-                        f"the red team rates the risk HIGH and suggests "
-                        f"{review.suggested_action.value}"
-                    ),
-                ),
-                _USAGE,
+            return answer(False, "a guardrail forbids GO")
+        failed = [r for r in pt.recent if r.result not in (None, "success")]
+        if len(failed) >= STREAK_FAILURES:
+            return answer(
+                False,
+                f"{len(failed)} of the last {len(pt.recent)} deploys of {pt.context.service} "
+                "failed: something may be broken right now",
             )
         cheapest = min(_allowed(pt), key=lambda o: (o.expected_cost, o.decision.strictness))
         if cheapest.decision is not Decision.GO:
-            return Answer(
-                Confirmation(
-                    confirmed=False,
-                    reason=(
-                        f"re-checked: {cheapest.decision.value} is cheaper "
-                        f"({cheapest.expected_cost:.2f}) than GO "
-                        f"({pt.go_now.expected_cost:.2f})"
-                    ),
-                ),
-                _USAGE,
+            return answer(
+                False,
+                f"re-checked: {cheapest.decision.value} is cheaper ({cheapest.expected_cost:.2f}) "
+                f"than GO ({pt.go_now.expected_cost:.2f})",
             )
-        return Answer(
-            Confirmation(
-                confirmed=True,
-                reason=(
-                    f"re-checked: no freeze, red team risk {review.risk_level.value}, GO is the "
-                    f"cheapest option ({pt.go_now.expected_cost:.2f})"
-                ),
-            ),
-            _USAGE,
+        return answer(
+            True,
+            f"re-checked: no freeze, no failure streak on {pt.context.service}, GO is the "
+            f"cheapest option ({pt.go_now.expected_cost:.2f}); red team risk "
+            f"{review.risk_level.value}",
         )
 
     def extract(self, task: ExtractTask) -> Answer[list[HeuristicProposal]]:
