@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -101,12 +102,37 @@ def task_of(schema: dict[str, Any]) -> str:
     raise AssertionError(f"unknown schema {schema}")
 
 
+_LIVE: list[FakeLLM] = []
+
+
+@pytest.fixture(scope="module")
+def threaded_server() -> Iterator[HTTPServer]:
+    """One server per test module; threaded, so a slow answer never blocks the next one."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def server(threaded_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The module's server, with no handlers; slow handlers are released at the end."""
+    threaded_server.clear()
+    yield threaded_server
+    while _LIVE:
+        _LIVE.pop().released.set()
+
+
 class FakeLLM:
     """A scripted model behind one provider's REST shape."""
 
     def __init__(self, server: HTTPServer, provider: str, replies: list[Reply]) -> None:
         assert provider in ("gemini", "openai")
         assert replies, "script at least one reply"
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        _LIVE.append(self)
         self.provider = provider
         self.replies = list(replies)
         self.bodies: list[dict[str, Any]] = []
@@ -149,18 +175,19 @@ class FakeLLM:
 
     def _handle(self, request: Request) -> Response:
         body = request.get_json()
-        self.bodies.append(body)
-        self.headers.append(dict(request.headers))
-        self.paths.append(request.path)
-        index = min(len(self.bodies) - 1, len(self.replies) - 1)
-        reply = self.replies[index]
+        with self._lock:
+            self.bodies.append(body)
+            self.headers.append(dict(request.headers))
+            self.paths.append(request.path)
+            n = len(self.bodies) - 1
+        reply = self.replies[min(n, len(self.replies) - 1)]
         if callable(reply):
-            reply = reply(task_of(self.schema(len(self.bodies) - 1)), body)
+            reply = reply(task_of(self.schema(n)), body)
         if isinstance(reply, str):
             wrapped = gemini_answer(reply) if self.provider == "gemini" else openai_answer(reply)
             return Response(json.dumps(wrapped), status=200, content_type="application/json")
         if reply.delay:
-            time.sleep(reply.delay)
+            self.released.wait(reply.delay)
         payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
         return Response(
             payload, status=reply.status, headers=reply.headers, content_type="application/json"

@@ -7,12 +7,20 @@ that passed our validation. What the server received is checked too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from llm_servers import FakeLLM, Raw, answers, error_body, gemini_answer, openai_answer, plan_task
+import llm_servers
+from llm_servers import (
+    FakeLLM,
+    Raw,
+    answers,
+    error_body,
+    gemini_answer,
+    openai_answer,
+    plan_task,
+)
 from release_agent.errors import ReasonerError
 from release_agent.models import Decision, Level, Plan, SuggestedAction
 from release_agent.policy import Costs
@@ -20,6 +28,9 @@ from release_agent.reasoners.base import ConfirmTask, ExtractTask, PatternStat, 
 from release_agent.reasoners.gemini import GeminiReasoner
 from release_agent.reasoners.llm import LLMReasoner, LLMSettings
 from release_agent.reasoners.openai_compat import OpenAIReasoner
+
+threaded_server = llm_servers.threaded_server
+server = llm_servers.server
 
 PROVIDERS = ("gemini", "openai")
 
@@ -31,12 +42,6 @@ GOOD_PLAN = {
     "followed_heuristics": [],
     "deviations": [],
 }
-
-
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    with HTTPServer() as httpserver:
-        yield httpserver
 
 
 def make(
