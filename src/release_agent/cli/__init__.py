@@ -7,6 +7,7 @@ import click
 from .common import ReleaseAgentGroup
 from .decide import decide, demo, outcome, run, scenarios, show
 from .memory import episodes, heuristics, learn, memory
+from .serve import serve
 from .simulate import simulate_command, worlds_command
 
 
@@ -30,6 +31,7 @@ for command in (
     heuristics,
     learn,
     memory,
+    serve,
     simulate_command,
     worlds_command,
 ):
