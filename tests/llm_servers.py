@@ -277,3 +277,32 @@ def plan_task(
         ),
         no_go=Option(Decision.NO_GO, None, 0.0, None, 10.0),
     )
+
+
+def _block(text: str, tag: str) -> Any:
+    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
+    assert match is not None, f"no <{tag}> block in the prompt"
+    return json.loads(match.group(1))
+
+
+def cheapest_option(task: str, body: dict[str, Any]) -> str:
+    """A rational model: plans the allowed option with the lowest expected cost from the
+    prompt's ``<options>`` block, sees no extra risk, confirms, and proposes nothing."""
+    if "contents" in body:
+        user = "".join(p["text"] for c in body["contents"] for p in c["parts"])
+    else:
+        user = body["messages"][-1]["content"]
+    if task == "plan":
+        allowed = [o for o in _block(user, "options") if o["allowed"]]
+        best = min(allowed, key=lambda o: o["expected_cost"])
+        return json.dumps(
+            {
+                "decision": best["decision"],
+                "reason": f"{best['decision']} has the lowest expected cost",
+                "confidence": 0.7,
+                "next_window": best["at"] if best["decision"] == "DELAY" else None,
+                "followed_heuristics": [],
+                "deviations": [],
+            }
+        )
+    return answers("GO")(task, body)
