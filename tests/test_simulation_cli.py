@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from release_agent.cli.simulate import simulate_command, worlds_command
-
-pytest.importorskip("release_agent.agent")
+from release_agent.cli import main
 
 
 def test_worlds_lists_the_shipped_worlds() -> None:
-    result = CliRunner().invoke(worlds_command, [])
+    result = CliRunner().invoke(
+        main,
+        [
+            "worlds",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("default", "fridays-safe", "fragile-service"):
         assert name in result.output
-    rows = json.loads(CliRunner().invoke(worlds_command, ["--json"]).output)
+    rows = json.loads(CliRunner().invoke(main, ["worlds", "--json"]).output)
     assert {row["name"] for row in rows} >= {"default", "fridays-safe", "fragile-service"}
     default = next(row for row in rows if row["name"] == "default")
     assert default["services"] == {"payments": "HIGH", "search": "MEDIUM", "blog": "LOW"}
@@ -27,7 +29,7 @@ def test_worlds_lists_the_shipped_worlds() -> None:
 def test_simulate_prints_the_json_report(tmp_path: Path) -> None:
     plot = tmp_path / "curve.png"
     result = CliRunner().invoke(
-        simulate_command, ["--episodes", "15", "--json", "--seed", "4", "--plot", str(plot)]
+        main, ["simulate", "--episodes", "15", "--json", "--seed", "4", "--plot", str(plot)]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -38,8 +40,21 @@ def test_simulate_prints_the_json_report(tmp_path: Path) -> None:
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_agent_takes_decision_settings_but_not_costs_from_a_policy(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[decision]\nrisk_quantile = 0.6\n[costs]\nno_go = 1000\n")
+    result = CliRunner().invoke(
+        main, ["simulate", "--episodes", "6", "--json", "--policy", str(policy)]
+    )
+    assert result.exit_code == 0, result.output
+    # A NO_GO is charged at the world's price, not the policy file's.
+    report = json.loads(result.output)
+    agent = report["policies"]["agent"]
+    assert agent["cost"] < 1000
+
+
 def test_simulate_prints_a_table_by_default() -> None:
-    result = CliRunner().invoke(simulate_command, ["--episodes", "8", "--world", "fridays-safe"])
+    result = CliRunner().invoke(main, ["simulate", "--episodes", "8", "--world", "fridays-safe"])
     assert result.exit_code == 0, result.output
     assert "World fridays-safe" in result.output and "regret ratio" in result.output
 
@@ -47,7 +62,7 @@ def test_simulate_prints_a_table_by_default() -> None:
 def test_simulate_keeps_its_memory_where_asked(tmp_path: Path) -> None:
     db = tmp_path / "sim.db"
     result = CliRunner().invoke(
-        simulate_command, ["--episodes", "6", "--json", "--db", f"sqlite:///{db}"]
+        main, ["simulate", "--episodes", "6", "--json", "--db", f"sqlite:///{db}"]
     )
     assert result.exit_code == 0, result.output
     assert db.exists()
@@ -60,12 +75,12 @@ def test_a_world_file_with_an_unknown_key_is_refused(tmp_path: Path) -> None:
     world["factors"][0]["multiplier"] = 2
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(world))
-    result = CliRunner().invoke(simulate_command, ["--world", str(path), "--episodes", "5"])
+    result = CliRunner().invoke(main, ["simulate", "--world", str(path), "--episodes", "5"])
     assert result.exit_code == 2
-    assert "factors[0].multiplier" in result.output
+    assert "factors[0].multiplier" in result.stderr
 
 
 def test_an_unknown_world_is_refused_with_the_shipped_names() -> None:
-    result = CliRunner().invoke(simulate_command, ["--world", "atlantis", "--episodes", "5"])
+    result = CliRunner().invoke(main, ["simulate", "--world", "atlantis", "--episodes", "5"])
     assert result.exit_code == 2
-    assert "atlantis" in result.output and "default" in result.output
+    assert "atlantis" in result.stderr and "default" in result.stderr

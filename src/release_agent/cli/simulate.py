@@ -7,33 +7,19 @@ The agent's memory is a fresh temporary database unless ``--db`` names one.
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import ExitStack
-from typing import Any
 
 import click
 
-from ..errors import UserError
+from ..policy import load_policy
+from ..reasoners.registry import build_reasoner
 from ..simulation import build_report, load_world, render_text, shipped_worlds, simulate
+from ..simulation.agent_policy import agent_factory
 from ..simulation.runner import BASELINES
+from .common import echo_json, reasoner_options
 
 DEFAULT_EPISODES = 2000
-
-
-class _BadInput(click.ClickException):
-    """Bad input: exit code 2, as every command documents."""
-
-    exit_code = 2
-
-
-def _reasoner(name: str | None, model: str | None) -> Any:
-    """The reasoner to pass to the agent: None for the built-in one."""
-    from ..reasoners.registry import build_reasoner, resolve_name
-
-    if resolve_name(name) == "builtin":
-        return None
-    return build_reasoner(name, model)
 
 
 @click.command("simulate")
@@ -52,13 +38,15 @@ def _reasoner(name: str | None, model: str | None) -> Any:
     help="How many releases to run.",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Replaces the world's seed.")
+@reasoner_options
 @click.option(
-    "--reasoner",
-    metavar="NAME",
-    help="builtin, gemini or openai (default: RELEASE_AGENT_REASONER, else gemini when a "
-    "key is set, else builtin).",
+    "--policy",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="A policy file (TOML) for the agent's decision settings and freezes; its costs "
+    "are replaced by the world's. Default: the default settings, no freezes (your own "
+    "policy file is not read).",
 )
-@click.option("--model", metavar="NAME", help="The LLM model, for an LLM reasoner.")
 @click.option(
     "--db",
     "db_url",
@@ -79,48 +67,53 @@ def simulate_command(
     seed: int | None,
     reasoner: str | None,
     model: str | None,
+    on_llm_failure: str,
+    policy: str | None,
     db_url: str | None,
     as_json: bool,
     plot_path: str | None,
 ) -> None:
     """Run the agent and three baselines in a simulated world and compare their costs.
 
+    Bad input (a malformed world file, an unknown name) exits with 2.
+
     The world's true failure risks are hidden from the agent; it learns them from the
     outcomes of its own deploys. Policies: agent, always_go, static_rules (no Friday
     afternoons, weekends or nights; no high risk on critical services) and oracle (knows
     the true risks). regret_ratio = (agent - oracle) / (always_go - oracle).
     """
-    from ..simulation.agent_policy import agent_factory
-
-    try:
-        world = load_world(world_spec)
-        policies = {
-            "agent": agent_factory(db_url=db_url, reasoner=_reasoner(reasoner, model)),
-            **BASELINES,
-        }
-        with ExitStack() as stack:
-            progress = None
-            if not as_json and sys.stderr.isatty():
-                bar = stack.enter_context(
-                    click.progressbar(
-                        length=episodes * len(policies), label="simulating", file=sys.stderr
-                    )
+    world = load_world(world_spec)
+    # Only an explicit --policy is read: a simulation must not pick up the user's own
+    # freezes by accident. Its costs are replaced by the world's either way.
+    settings = load_policy(policy) if policy else None
+    factory = agent_factory(
+        db_url=db_url,
+        reasoner=build_reasoner(reasoner, model),
+        policy=settings,
+        on_llm_failure=on_llm_failure,
+    )
+    policies = {"agent": factory, **BASELINES}
+    with ExitStack() as stack:
+        progress = None
+        if not as_json and sys.stderr.isatty():
+            bar = stack.enter_context(
+                click.progressbar(
+                    length=episodes * len(policies), label="simulating", file=sys.stderr
                 )
-                progress = bar.update
-            result = simulate(world, episodes, seed=seed, policies=policies, progress=progress)
-        report = build_report(result)
-        if plot_path:
-            from ..simulation.plot import plot
+            )
+            progress = bar.update
+        result = simulate(world, episodes, seed=seed, policies=policies, progress=progress)
+    report = build_report(result)
+    if plot_path:
+        from ..simulation.plot import plot
 
-            plot(result, plot_path)
-    except UserError as error:
-        raise _BadInput(error.message) from None
+        plot(result, plot_path)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(render_text(report, result))
-        if plot_path:
-            click.echo(f"\nlearning curve written to {plot_path}")
+        echo_json(report)
+        return
+    click.echo(render_text(report, result))
+    if plot_path:
+        click.echo(f"\nlearning curve written to {plot_path}")
 
 
 @click.command("worlds")
@@ -141,7 +134,7 @@ def worlds_command(as_json: bool) -> None:
             }
         )
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     for row in rows:
         click.echo(click.style(row["name"], bold=True))

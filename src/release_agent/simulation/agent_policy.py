@@ -14,11 +14,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..models import Decision, ReleaseRequest, Result
-from ..policy import DecisionSettings, Policy
+from ..policy import Policy
 from .decisions import Action, DecisionPoint, PolicyFactory, Setting
 from .world import WORLD_ENV
 
@@ -34,12 +35,14 @@ class AgentPolicy:
         *,
         db_url: str | None = None,
         reasoner: Any = None,
-        settings: DecisionSettings | None = None,
+        policy: Policy | None = None,
+        on_llm_failure: str = "delay",
     ) -> None:
         """Open the agent's memory and build the agent.
 
-        ``reasoner`` None is the built-in reasoner. Raises what opening the store raises
-        (StoreError for a bad URL).
+        ``reasoner`` None is the built-in reasoner. ``policy`` supplies the decision
+        settings and freezes; its costs are always replaced by the world's. Raises what
+        opening the store raises (StoreError for a bad URL).
         """
         # Imported here: the simulator's baselines work without the pipeline installed.
         from ..agent import Agent
@@ -52,8 +55,10 @@ class AgentPolicy:
             db_url = f"sqlite:///{self._tmpdir / 'memory.db'}"
         self.store = Store.open(db_url)
         world = setting.world
-        policy = Policy(costs=world.costs, settings=settings or DecisionSettings())
-        self.agent = Agent(store=self.store, policy=policy, reasoner=reasoner)
+        policy = replace(policy or Policy(), costs=world.costs)
+        self.agent = Agent(
+            store=self.store, policy=policy, reasoner=reasoner, on_llm_failure=on_llm_failure
+        )
         self._names = [service.name for service in world.services]
         self._pending: str | None = None
         self.decisions = 0
@@ -116,10 +121,11 @@ def agent_factory(
     *,
     db_url: str | None = None,
     reasoner: Any = None,
-    settings: DecisionSettings | None = None,
+    policy: Policy | None = None,
+    on_llm_failure: str = "delay",
 ) -> PolicyFactory:
     """A factory for :func:`release_agent.simulation.runner.simulate`'s ``policies``."""
     build: Callable[[Setting], AgentPolicy] = lambda setting: AgentPolicy(  # noqa: E731
-        setting, db_url=db_url, reasoner=reasoner, settings=settings
+        setting, db_url=db_url, reasoner=reasoner, policy=policy, on_llm_failure=on_llm_failure
     )
     return build

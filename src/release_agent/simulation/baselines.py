@@ -46,12 +46,12 @@ class StaticRules:
         self.open_hour, self.close_hour = settings.business_hours
         self.friday_from = settings.friday_afternoon_from
 
-    def allowed(self, day: int | np.ndarray, hour: int | np.ndarray) -> bool | np.ndarray:
-        """Whether the rules let a deploy out at this local weekday and hour."""
-        working_day = day < 5
-        in_hours = (hour >= self.open_hour) & (hour < self.close_hour)
-        friday_afternoon = (day == _FRIDAY) & (hour >= self.friday_from)
-        return working_day & in_hours & ~friday_afternoon
+    def allowed(self, days: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        """Whether the rules let a deploy out at each local weekday and hour."""
+        working_day = days < 5
+        in_hours = (hours >= self.open_hour) & (hours < self.close_hour)
+        friday_afternoon = (days == _FRIDAY) & (hours >= self.friday_from)
+        return np.asarray(working_day & in_hours & ~friday_afternoon)
 
     def next_working_morning(self, slot: int) -> int:
         """The first slot after ``slot`` at which the rules allow a deploy.
@@ -73,7 +73,7 @@ class StaticRules:
         service = self.setting.world.services[point.release.service]
         if point.release.feature_risk is Level.HIGH and service.criticality is Level.HIGH:
             return Action(Decision.NO_GO)
-        if self.allowed(point.day, point.hour):
+        if self.allowed(np.array(point.day), np.array(point.hour)):
             return Action(Decision.GO)
         return Action(Decision.DELAY, self.next_working_morning(point.slot))
 

@@ -15,6 +15,7 @@ did not run or when always_go is already optimal. Learning-curve costs are cumul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -115,7 +116,7 @@ def render_text(report: dict[str, Any], result: SimulationResult | None = None) 
         "",
     ]
     header = ("policy", "cost", "deploys", "failures", "delays", "delay_hours", "no_gos")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for name, row in report["policies"].items():
         rows.append(
             (
@@ -142,7 +143,7 @@ def render_text(report: dict[str, Any], result: SimulationResult | None = None) 
     return "\n".join(lines)
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for row in rows:
