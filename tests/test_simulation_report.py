@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 
 from release_agent.errors import InvalidInput
-from release_agent.simulation import SimulationResult, build_report, render_text, simulate
+from release_agent.models import Decision
+from release_agent.simulation import (
+    Action,
+    DecisionPoint,
+    Setting,
+    SimulationResult,
+    build_report,
+    render_text,
+    simulate,
+)
+from release_agent.simulation.arrivals import Clock, generate_releases
 from release_agent.simulation.baselines import StaticRules
+from release_agent.simulation.draws import Draws
 from release_agent.simulation.plot import plot
 from release_agent.simulation.report import checkpoints, halves, regret_ratio
 from release_agent.simulation.runner import BASELINES, PolicyScore
@@ -126,6 +137,52 @@ def test_an_unwritable_plot_path_is_a_user_error(result: SimulationResult, tmp_p
 
 
 def test_policy_score_cost_is_the_sum_of_release_costs() -> None:
-    score = PolicyScore("x", np.array([1.0, 0.5, 4.0]))
+    score = PolicyScore("x", np.array([1.0, 0.5, 4.0]), np.zeros(3))
     assert score.cost == 5.5
     assert score.cumulative().tolist() == [1.0, 1.5, 5.5]
+
+
+def test_expected_costs_charge_a_deploy_its_true_expected_failure_cost() -> None:
+    world = load_world("default")
+    result = simulate(world, 200, policies={"always_go": BASELINES["always_go"]})
+    score = result.scores["always_go"]
+    setting = Setting(world, Clock(world), Draws(world.seed, world.clash_rate), world.seed)
+    for release in generate_releases(world, world.seed, 200, setting.clock):
+        point = setting.point(release, release.slot, 0)
+        p = setting.probability(release, release.slot, point.clash)
+        assert score.expected[release.index] == pytest.approx(setting.failure_cost(release) * p)
+        assert score.costs[release.index] in (0.0, setting.failure_cost(release))
+
+
+def test_without_deploys_expected_and_realized_costs_are_equal() -> None:
+    result = simulate(load_world("default"), 50, policies={"never": _Never})
+    score = result.scores["never"]
+    assert np.array_equal(score.costs, score.expected)
+
+
+class _Never:
+    name = "never"
+
+    def __init__(self, setting: Setting) -> None:
+        pass
+
+    def decide(self, point: DecisionPoint) -> Action:
+        return (
+            Action(Decision.DELAY, point.slot + 2) if point.delays == 0 else Action(Decision.NO_GO)
+        )
+
+    def observe(self, point: DecisionPoint, failed: bool) -> None:
+        raise AssertionError("never deployed")
+
+
+def test_failures_happen_as_often_as_the_true_probabilities_say() -> None:
+    scores = simulate(load_world("default"), 3000, policies={"always_go": BASELINES["always_go"]})
+    score = scores.scores["always_go"]
+    # Failure costs are at most 40 each: the spread of the realized total is bounded.
+    realized, expected = score.costs.sum(), score.expected.sum()
+    sigma = np.sqrt((score.expected * 40).sum())
+    assert abs(realized - expected) < 3 * sigma
+
+
+def test_the_text_report_shows_the_expected_cost_regret(result: SimulationResult) -> None:
+    assert "without the luck of the draws" in render_text(build_report(result), result)

@@ -40,21 +40,33 @@ def regret_ratio(agent: float, always_go: float, oracle: float) -> float | None:
     return (agent - oracle) / spread
 
 
-def window_regret(result: SimulationResult, start: int, stop: int) -> float | None:
-    """The regret ratio over releases ``start .. stop-1`` alone (None without an agent)."""
+def window_regret(
+    result: SimulationResult, start: int, stop: int, *, expected: bool = False
+) -> float | None:
+    """The regret ratio over releases ``start .. stop-1`` alone (None without an agent).
+
+    With ``expected``, deploys are charged their true expected failure cost rather than
+    the draw (:attr:`PolicyScore.expected`): less noisy over short windows.
+    """
     scores = result.scores
     if not {"agent", "always_go", "oracle"} <= scores.keys() or stop <= start:
         return None
     agent, always_go, oracle = (
-        float(scores[name].costs[start:stop].sum()) for name in ("agent", "always_go", "oracle")
+        float((scores[name].expected if expected else scores[name].costs)[start:stop].sum())
+        for name in ("agent", "always_go", "oracle")
     )
     return regret_ratio(agent, always_go, oracle)
 
 
-def halves(result: SimulationResult) -> tuple[float | None, float | None]:
+def halves(
+    result: SimulationResult, *, expected: bool = False
+) -> tuple[float | None, float | None]:
     """Regret ratio over the first and over the second half of the releases."""
     middle = result.episodes // 2
-    return window_regret(result, 0, middle), window_regret(result, middle, result.episodes)
+    return (
+        window_regret(result, 0, middle, expected=expected),
+        window_regret(result, middle, result.episodes, expected=expected),
+    )
 
 
 def checkpoints(episodes: int, points: int = CURVE_POINTS) -> list[int]:
@@ -131,6 +143,13 @@ def render_text(report: dict[str, Any], result: SimulationResult | None = None) 
     if result is not None and "agent" in result.scores:
         first, second = halves(result)
         regret += f" (first half {_fmt(first)}, second half {_fmt(second)})"
+        lines.append(regret)
+        whole = window_regret(result, 0, result.episodes, expected=True)
+        first, second = halves(result, expected=True)
+        regret = (
+            f"on expected costs, without the luck of the draws: {_fmt(whole)} "
+            f"(first half {_fmt(first)}, second half {_fmt(second)})"
+        )
     lines.append(regret)
     curve = report["learning_curve"]
     if curve:

@@ -41,6 +41,9 @@ class PolicyScore:
 
     name: str
     costs: np.ndarray
+    expected: np.ndarray
+    """Like ``costs`` but each deploy charged its true expected failure cost instead of
+    the draw: the same decisions without the luck, for comparing noisy windows."""
     deploys: int = 0
     failures: int = 0
     delays: int = 0
@@ -81,7 +84,7 @@ def run_policy(
     taken as a wait of one hour. Raises whatever the policy raises.
     """
     costs = setting.world.costs
-    score = PolicyScore(name, np.zeros(len(releases)))
+    score = PolicyScore(name, np.zeros(len(releases)), np.zeros(len(releases)))
     queue: list[tuple[int, int, int]] = [(r.slot, r.index, 0) for r in releases]
     heapq.heapify(queue)
     while queue:
@@ -93,6 +96,7 @@ def run_policy(
             window = slot + 1 if action.window is None else max(action.window, slot + 1)
             waited = window - slot
             score.costs[index] += costs.delay_per_hour * waited
+            score.expected[index] += costs.delay_per_hour * waited
             score.delays += 1
             score.delay_hours += waited
             heapq.heappush(queue, (window, index, delays + 1))
@@ -101,6 +105,7 @@ def run_policy(
             probability = setting.probability(release, slot, point.clash)
             failed = setting.draws.fails(index, slot, probability)
             score.deploys += 1
+            score.expected[index] += setting.failure_cost(release) * probability
             if failed:
                 score.failures += 1
                 score.costs[index] += setting.failure_cost(release)
@@ -109,6 +114,7 @@ def run_policy(
             score.no_gos += 1
             score.forced_no_gos += action.decision is Decision.DELAY
             score.costs[index] += costs.no_go
+            score.expected[index] += costs.no_go
         if progress is not None:
             progress(1)
     return score
