@@ -10,10 +10,11 @@ default settings below. Example::
     max_reschedules = 3         # how often a DELAY may look for a later window
     horizon_hours = 72          # how far ahead a DELAY may look
     risk_quantile = 0.8         # decide on this quantile of the failure probability
+                                # (omit: on its posterior mean, the default)
 
     [costs]                     # the team's risk appetite, in any unit
     failure = { LOW = 10, MEDIUM = 25, HIGH = 60 }   # by service criticality
-    delay_per_hour = 0.05
+    delay_per_hour = 0.02
     no_go = 10
     non_production_factor = 0.1 # failures outside production cost this share
 
@@ -66,7 +67,7 @@ class Costs:
     failure: Mapping[Level, float] = field(
         default_factory=lambda: {Level.LOW: 10.0, Level.MEDIUM: 25.0, Level.HIGH: 60.0}
     )
-    delay_per_hour: float = 0.05
+    delay_per_hour: float = 0.02
     no_go: float = 10.0
     non_production_factor: float = 0.1
 
@@ -81,7 +82,9 @@ class DecisionSettings:
     extract_every: int = 5
     max_reschedules: int = 3
     horizon_hours: int = 72
-    risk_quantile: float = 0.8
+    risk_quantile: float | None = None
+    """None: decide on the posterior mean of the failure probability (risk-neutral; the
+    team's aversion to failure is in its costs). A number: on that quantile (pessimistic)."""
     business_hours: tuple[int, int] = (8, 18)
     friday_afternoon_from: int = 12
 
@@ -399,11 +402,10 @@ def _settings(table: Any) -> DecisionSettings:
                 high=24 * 31,
             )
         ),
-        risk_quantile=_number(
-            table.get("risk_quantile", d.risk_quantile),
-            "decision.risk_quantile",
-            low=0.5,
-            high=0.99,
+        risk_quantile=(
+            _number(table["risk_quantile"], "decision.risk_quantile", low=0.5, high=0.99)
+            if "risk_quantile" in table
+            else None
         ),
         business_hours=(hours[0], hours[1]),
         friday_afternoon_from=int(

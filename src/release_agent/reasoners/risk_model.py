@@ -198,10 +198,11 @@ class RiskModel:
         return cls(names, beta, cov, int(n.sum()), by_service)
 
     def estimate_many(
-        self, contexts: Sequence[Mapping[str, Any]], quantile: float
+        self, contexts: Sequence[Mapping[str, Any]], quantile: float | None = None
     ) -> list[RiskEstimate]:
-        """Failure-probability estimates for each context, with a 10%-90% band and the
-        ``quantile`` the decision uses. Effects never seen in the evidence keep their prior."""
+        """Failure-probability estimates for each context, with a 10%-90% band. The
+        decision uses the posterior mean, or the ``quantile`` when one is given. Effects
+        never seen in the evidence keep their prior."""
         size = len(self.names)
         x = np.zeros((len(contexts), size))
         extra_mean = np.zeros(len(contexts))
@@ -218,23 +219,28 @@ class RiskModel:
         logit = x @ self.mean + extra_mean
         var = np.einsum("ij,jk,ik->i", x, self.cov, x) + extra_var
         sd = np.sqrt(np.maximum(var, 0.0))
-        z_decide = NormalDist().inv_cdf(quantile)
+        z_decide = NormalDist().inv_cdf(quantile) if quantile is not None else None
         z_band = NormalDist().inv_cdf(0.9)
         out = []
         for r, attributes in enumerate(contexts):
             service = attributes.get("service")
+            mean = _mean_probability(float(logit[r]), float(sd[r]))
             out.append(
                 RiskEstimate(
-                    mean=_mean_probability(float(logit[r]), float(sd[r])),
+                    mean=mean,
                     low=float(_sigmoid(logit[r] - z_band * sd[r])),
                     high=float(_sigmoid(logit[r] + z_band * sd[r])),
-                    decide=float(_sigmoid(logit[r] + z_decide * sd[r])),
+                    decide=mean
+                    if z_decide is None
+                    else float(_sigmoid(logit[r] + z_decide * sd[r])),
                     evidence=self.evidence_by_service.get(str(service), 0),
                 )
             )
         return out
 
-    def estimate(self, attributes: Mapping[str, Any], quantile: float) -> RiskEstimate:
+    def estimate(
+        self, attributes: Mapping[str, Any], quantile: float | None = None
+    ) -> RiskEstimate:
         return self.estimate_many([attributes], quantile)[0]
 
     def effects(self) -> dict[str, float]:

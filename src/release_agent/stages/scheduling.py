@@ -31,13 +31,17 @@ class Options:
 
 
 def _with_heuristics(
-    estimate: RiskEstimate, context: Context, heuristics: Sequence[Heuristic], quantile: float
+    estimate: RiskEstimate,
+    context: Context,
+    heuristics: Sequence[Heuristic],
+    quantile: float | None,
 ) -> RiskEstimate:
-    """Raise the decision estimate to what matching cautionary heuristics' evidence says."""
+    """Raise the decision estimate to what matching cautionary heuristics' own counts say
+    (their observed rate, or its Wilson bound at ``quantile``)."""
     attributes = context.attributes()
     decide = estimate.decide
     for h in heuristics:
-        risk = failure_risk(h, quantile)
+        risk = failure_risk(h, quantile if quantile is not None else 0.5)
         if risk is not None and risk > decide and matches(h.when, attributes):
             decide = risk
     if decide == estimate.decide:
