@@ -36,7 +36,6 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from .. import scenarios
 from ..agent import Agent
 from ..conditions import describe
 from ..errors import Conflict, StoreError
@@ -45,6 +44,8 @@ from ..memory.store import Store
 from ..models import Decision, DecisionRecord, Heuristic
 from ..policy import Policy, load_policy
 from ..reasoners.base import Reasoner
+from ..scenarios import SCENARIOS
+from ..scenarios import get as get_scenario
 from . import errors
 from .auth import Unauthorized, check_token, token_from_env
 from .schemas import DecisionBody, OutcomeBody
@@ -236,7 +237,7 @@ def create_app(
         return {
             "items": [
                 {"id": s.id, "title": s.title, "request": s.request.model_dump(mode="json")}
-                for s in scenarios.SCENARIOS
+                for s in SCENARIOS
             ]
         }
 
@@ -247,7 +248,7 @@ def create_app(
     )
     def run_scenario(scenario_id: str, response: Response) -> dict[str, Any]:
         """Decide on a scenario's request; stored like any decision (404 lists the ids)."""
-        scenario = scenarios.get(scenario_id)
+        scenario = get_scenario(scenario_id)
         with write_lock:
             record = agent.decide(scenario.request)
         return decided(response, record)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import typing
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -34,7 +35,7 @@ def problem(
     message: str,
     field: str | None = None,
     allowed: list[str] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON error answer with one entry."""
     return JSONResponse(

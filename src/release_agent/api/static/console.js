@@ -488,6 +488,11 @@ function setupToken() {
   const input = $("#token");
   input.value = token.get();
   input.addEventListener("change", () => token.set(input.value.trim()));
+  $("#token-box").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token.set(input.value.trim());
+    quiet();
+  });
 }
 
 // -- start -------------------------------------------------------------------------------------
