@@ -11,7 +11,8 @@ for every provider:
   exponential backoff and jitter (a server's ``Retry-After`` is honoured up to
   ``max_backoff``). A timeout is not retried: the timeout is the budget of the call, and
   the pipeline fails closed on it;
-- every call, good or bad, is appended to :attr:`LLMReasoner.calls` and logged.
+- every call, good or bad, is logged and kept in :attr:`LLMReasoner.calls` (the latest
+  ``MAX_RECORDS``), with its attempts, latency, tokens and fault.
 
 Any fault ends in a ReasonerError whose ``kind`` is one of timeout, connection, http,
 invalid_json, schema, refusal, truncated or missing_key; nothing else escapes a task.
@@ -25,6 +26,7 @@ import random
 import re
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +57,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.5
 DEFAULT_MAX_BACKOFF = 8.0
+MAX_RECORDS = 200
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,8 @@ class LLMReasoner(ABC):
         self, settings: LLMSettings, *, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.settings = settings
-        self.calls: list[CallRecord] = []
+        self.calls: deque[CallRecord] = deque(maxlen=MAX_RECORDS)
+        """The latest calls, oldest first (bounded, for long-running servers)."""
         self._sleep = sleep
 
     @property
