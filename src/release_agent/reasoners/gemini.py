@@ -96,7 +96,9 @@ class GeminiReasoner(LLMReasoner):
         except genai_errors.APIError as error:
             headers = getattr(getattr(error, "response", None), "headers", None)
             detail = error.message or str(error.details or error)
-            raise http_error("Gemini", error.code, detail, "GEMINI_API_KEY", headers) from None
+            raise http_error(
+                "Gemini", error.code, detail, "GEMINI_API_KEY (or GOOGLE_API_KEY)", headers
+            ) from None
         except ReasonerError:
             raise
         except Exception as error:  # httpx/httpx2 timeouts and transport faults
