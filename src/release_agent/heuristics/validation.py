@@ -2,25 +2,56 @@
 
 The seed's rules: recommendation GO / NO_GO / DELAY, confidence in [0, 1], support at
 least 1, support under 3 means confidence at most 0.6, and conditions only on known
-context attributes with allowed values. On top of them, a candidate's claimed support
-is recounted from memory: a claim the data do not show is rejected.
+context attributes with allowed values. On top of them, the data:
+
+- **Recount.** The candidate's support, failures and successes are recounted from memory
+  (``recount``) and replace the claim. A mined, LLM or human claim of more support than
+  memory shows is rejected. An imported claim is not compared (the seed counted its own
+  decisions, aborted releases included, not deploys), but an imported heuristic that no
+  deployed episode supports is rejected. The seed's low-support rule then applies to the
+  recounted support: a mined or LLM candidate breaking it is rejected, an imported or
+  human one has its confidence capped at 0.6.
+- **Contradiction.** With a ``baseline``, a DELAY / NO_GO whose deploys fail at or below
+  the base rate, or a GO whose deploys fail above the ordinary rate, is rejected.
+- **Confidence.** With a ``baseline``, a candidate judged by its evidence (see
+  :mod:`.evidence`) carries the evidence's confidence, not the claimed one.
+
+Duplicates and near-duplicates share a :func:`merge_key`: the same conditions in any
+order, a one-element list written as a scalar, a one-hour range as an hour, and the same
+direction (GO, or cautionary: DELAY and NO_GO). They merge into one heuristic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..conditions import normalize
+from ..conditions import canonical_key, normalize
 from ..errors import InvalidInput
 from ..models import Decision, Heuristic, Provenance
+from . import evidence
+from .evidence import LOW_SUPPORT, LOW_SUPPORT_MAX_CONFIDENCE, Baseline
 
-LOW_SUPPORT = 3
-LOW_SUPPORT_MAX_CONFIDENCE = 0.6
+__all__ = [
+    "LOW_SUPPORT",
+    "LOW_SUPPORT_MAX_CONFIDENCE",
+    "Verdict",
+    "canonical_when",
+    "check_rules",
+    "direction",
+    "merge_key",
+    "validate",
+]
+
+# Whose claimed support is a claim about deploys with outcomes (so checked against them).
+_CLAIMS_DEPLOYS = frozenset({Provenance.mined, Provenance.llm})
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """An accepted heuristic (with recounted evidence) or the reason for the rejection."""
+
     heuristic: Heuristic | None
     rejection: str | None
 
@@ -29,10 +60,36 @@ class Verdict:
         return self.heuristic is not None
 
 
+def canonical_when(when: Any, where: str = "when") -> dict[str, Any]:
+    """``normalize`` plus the near-duplicate rules: a one-element list becomes its value
+    and a range of one hour that hour. Raises InvalidInput like ``normalize``."""
+    out = {}
+    for name, value in normalize(when, where).items():
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        elif isinstance(value, Mapping) and value["from"] == value["to"]:
+            value = value["from"]
+        out[name] = value
+    return out
+
+
+def direction(recommendation: Decision) -> str:
+    """GO, or CAUTION for DELAY and NO_GO: the two kinds of claim a pattern can carry."""
+    return "GO" if recommendation is Decision.GO else "CAUTION"
+
+
+def merge_key(when: Mapping[str, Any], recommendation: Decision) -> tuple[str, str]:
+    """The identity of a heuristic for merging; ``when`` must be canonical."""
+    return canonical_key(when), direction(recommendation)
+
+
 def check_rules(
     when: Any, recommendation: Any, confidence: Any, support: Any
 ) -> tuple[dict[str, Any], Decision, float, int]:
-    """Apply the seed's rules; raise InvalidInput naming the first broken one."""
+    """Apply the seed's rules; return the canonical (when, decision, confidence, support).
+
+    Raises InvalidInput naming the first broken rule's field.
+    """
     try:
         decision = Decision(str(recommendation).upper())
     except ValueError:
@@ -53,7 +110,7 @@ def check_rules(
             f"{support} (under {LOW_SUPPORT})",
             field="confidence",
         )
-    return normalize(when), decision, float(confidence), int(support)
+    return canonical_when(when), decision, float(confidence), int(support)
 
 
 def validate(
@@ -63,36 +120,60 @@ def validate(
     support: Any,
     provenance: Provenance,
     recount: tuple[int, int] | None = None,
+    baseline: Baseline | None = None,
 ) -> Verdict:
-    """Accept or reject a candidate. ``recount`` is (deployed, failures) from memory for
-    its conditions; when given, a claimed support above it is rejected and the stored
-    heuristic carries the recounted evidence."""
+    """Accept or reject a candidate (see the module docstring); never raises.
+
+    ``recount`` is (deployed with outcome, failures) from memory for its conditions;
+    ``baseline`` the rates to compare with. Without ``recount`` only the seed's rules are
+    checked and the claim is kept; without ``baseline`` nothing is contradicted and the
+    claimed confidence stands.
+    """
     try:
         norm, decision, conf, claimed = check_rules(when, recommendation, confidence, support)
     except InvalidInput as error:
         return Verdict(None, str(error))
-    failures = successes = 0
-    if recount is not None:
-        deployed, failures = recount
-        successes = deployed - failures
-        if claimed > deployed:
-            return Verdict(
-                None, f"claims support {claimed} but memory shows {deployed} matching deploys"
-            )
-        if deployed < LOW_SUPPORT and conf > LOW_SUPPORT_MAX_CONFIDENCE:
+    if recount is None:
+        heuristic = Heuristic(
+            when=norm,
+            recommendation=decision,
+            confidence=conf,
+            support=claimed,
+            provenance=provenance,
+        )
+        return Verdict(heuristic, None)
+    deployed, failures = int(recount[0]), int(recount[1])
+    if provenance in _CLAIMS_DEPLOYS and claimed > deployed:
+        return Verdict(
+            None, f"claims support {claimed} but memory shows {deployed} matching deploys"
+        )
+    if provenance is Provenance.imported and deployed == 0:
+        return Verdict(
+            None,
+            f"claims support {claimed} but no deployed release with an outcome matches "
+            "(aborted and undeployed releases are no evidence)",
+        )
+    if deployed < LOW_SUPPORT and conf > LOW_SUPPORT_MAX_CONFIDENCE:
+        if provenance in _CLAIMS_DEPLOYS:
             return Verdict(
                 None,
                 f"confidence {conf} is above {LOW_SUPPORT_MAX_CONFIDENCE} but memory shows "
                 f"only {deployed} matching deploys",
             )
-        claimed = deployed
+        conf = LOW_SUPPORT_MAX_CONFIDENCE
+    if baseline is not None:
+        contradicted = evidence.contradiction(decision, deployed, failures, baseline)
+        if contradicted is not None:
+            return Verdict(None, contradicted)
+        if evidence.judged_by_evidence(provenance, deployed):
+            conf = evidence.confidence(decision, deployed, failures, baseline)
     heuristic = Heuristic(
         when=norm,
         recommendation=decision,
         confidence=conf,
-        support=claimed,
+        support=deployed,
         failures=failures,
-        successes=successes,
+        successes=deployed - failures,
         provenance=provenance,
     )
     return Verdict(heuristic, None)

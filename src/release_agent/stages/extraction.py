@@ -1,10 +1,22 @@
-"""Stage 9: learning — every N decisions, heuristics are extracted, validated and stored,
-existing ones re-checked against the outcomes, and the risk model refitted.
+"""Stage 9: learning — stored heuristics are re-checked against the outcomes, new ones
+extracted, validated and stored, and the risk model refitted.
 
-Mined proposals come from the counts in memory (provenance ``mined``); a configured LLM
-reasoner may propose more (provenance ``llm``). Every proposal passes
-:mod:`release_agent.heuristics.validation`, including a recount of its support;
-rejections are stored with their reason. A fault in an LLM's extraction adds nothing.
+One run reads memory once (:func:`release_agent.heuristics.mining.load_cells`, a single
+aggregate query); every recount, the mining and the risk model's fit work on those cells.
+
+1. Stored heuristics that share a merge key (the same conditions up to order and
+   notation, the same direction) merge into one; the others become ``rejected`` with the
+   reason "duplicate of #id".
+2. Cautionary heuristics are re-checked against the base rate (see
+   :mod:`release_agent.heuristics.lifecycle`).
+3. Mining selects the patterns the outcomes single out, beyond what the active
+   heuristics already say; GO heuristics are then re-checked against the ordinary rate.
+4. The built-in reasoner turns the mined patterns into proposals (provenance ``mined``);
+   a configured LLM reasoner may propose more from the same evidence (``llm``). Every
+   proposal passes :func:`release_agent.heuristics.validation.validate` with its recount;
+   a rejection is stored with its reason; a proposal that duplicates a stored heuristic
+   merges into it. A fault in an LLM's extraction adds nothing.
+5. All changes are written in one transaction; the risk model is refitted and stored.
 """
 
 from __future__ import annotations
@@ -12,11 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..conditions import canonical_key, normalize
+from ..conditions import describe
 from ..errors import InvalidInput
 from ..heuristics import mining
-from ..heuristics.validation import validate
-from ..memory import risk
+from ..heuristics.evidence import Baseline
+from ..heuristics.lifecycle import Change, recheck
+from ..heuristics.validation import canonical_when, merge_key, validate
 from ..memory.store import Store
 from ..models import Decision, Heuristic, HeuristicStatus, Provenance, ReasonerCall
 from ..policy import Policy
@@ -26,6 +39,8 @@ from ..reasoners.risk_model import RiskModel
 from .calls import invoke
 
 RECENT = 20
+Key = tuple[str, str]
+_RANK = {HeuristicStatus.active: 0, HeuristicStatus.retired: 1, HeuristicStatus.rejected: 2}
 
 
 @dataclass
@@ -33,10 +48,15 @@ class LearnReport:
     proposed: int = 0
     added: int = 0
     updated: int = 0
+    merged: int = 0
     rejected: list[str] = field(default_factory=list)
+    checked: int = 0
+    strengthened: int = 0
+    weakened: int = 0
     retired: int = 0
     reactivated: int = 0
     outcomes: int = 0
+    base_rate: float | None = None
     calls: list[ReasonerCall] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -44,76 +64,154 @@ class LearnReport:
             "proposed": self.proposed,
             "added": self.added,
             "updated": self.updated,
+            "merged": self.merged,
             "rejected": self.rejected,
+            "checked": self.checked,
+            "strengthened": self.strengthened,
+            "weakened": self.weakened,
             "retired": self.retired,
             "reactivated": self.reactivated,
             "outcomes": self.outcomes,
+            "base_rate": None if self.base_rate is None else round(self.base_rate, 4),
             "calls": [c.model_dump(mode="json") for c in self.calls],
         }
 
+    def count(self, change: Change) -> None:
+        self.checked += 1
+        if change is Change.strengthened:
+            self.strengthened += 1
+        elif change is Change.weakened:
+            self.weakened += 1
+        elif change is Change.retired:
+            self.retired += 1
+        elif change is Change.reactivated:
+            self.reactivated += 1
 
-def recheck(h: Heuristic, deployed: int, failures: int, base: float, threshold: float) -> Heuristic:
-    """The heuristic with its evidence recounted: confidence recomputed for mined ones,
-    retired when the evidence no longer supports it, reactivated when it does again."""
-    now = datetime.now(UTC)
-    update: dict[str, object] = {
-        "support": deployed,
-        "failures": failures,
-        "successes": deployed - failures,
-        "last_checked": now,
-    }
-    if h.provenance is Provenance.mined and deployed > 0:
-        above = mining.probability_above(failures, deployed, base)
-        confidence = above if h.recommendation is not Decision.GO else 1 - above
-        update["confidence"] = round(confidence, 3)
-        if confidence < threshold and h.status is HeuristicStatus.active:
-            update["status"] = HeuristicStatus.retired
-            update["reason"] = (
-                f"retired: {failures} failures in {deployed} deploys no longer support "
-                f"{h.recommendation.value} (confidence {confidence:.2f} < {threshold})"
-            )
-        elif confidence >= threshold and h.status is HeuristicStatus.retired:
-            update["status"] = HeuristicStatus.active
-            update["reason"] = f"reactivated: confidence {confidence:.2f} again"
-    return h.model_copy(update=update)
+
+class _Book:
+    """The heuristics of one learning run, by merge key, with what must be written."""
+
+    def __init__(self, stored: list[Heuristic]) -> None:
+        self.by_key: dict[Key, Heuristic] = {}
+        self.unkeyed: list[Heuristic] = []
+        self.dirty: dict[int, Heuristic] = {}
+        self.new: dict[Key, Heuristic] = {}
+        self.unparsed: list[Heuristic] = []
+        self.merged = 0
+        for h in sorted(stored, key=lambda h: (_RANK[h.status], h.id or 0)):
+            try:
+                when = canonical_when(h.when)
+            except InvalidInput:
+                self.unkeyed.append(h)  # a rejected proposal kept verbatim
+                continue
+            key = merge_key(when, h.recommendation)
+            kept = self.by_key.get(key)
+            if kept is None:
+                if when != h.when:
+                    h = h.model_copy(update={"when": when})
+                    self.replace(key, h)
+                self.by_key[key] = h
+            elif h.status is not HeuristicStatus.rejected and h.id is not None:
+                self.merged += 1
+                self.dirty[h.id] = h.model_copy(
+                    update={
+                        "status": HeuristicStatus.rejected,
+                        "reason": f"duplicate of heuristic #{kept.id}: merged into it",
+                    }
+                )
+
+    def replace(self, key: Key, h: Heuristic) -> None:
+        """Make ``h`` the heuristic of ``key``, to be written (inserted if it has no id)."""
+        self.by_key[key] = h
+        if h.id is None:
+            self.new[key] = h
+        else:
+            self.dirty[h.id] = h
+
+    def live(self) -> list[Heuristic]:
+        return [h for h in self.by_key.values() if h.status is not HeuristicStatus.rejected]
+
+    def write(self, store: Store) -> None:
+        with store.transaction() as conn:
+            for h in self.dirty.values():
+                store.update_heuristic(h, conn)
+            for h in [*self.new.values(), *self.unparsed]:
+                store.insert_heuristic(h, conn)
+
+
+def _recheck_all(
+    book: _Book,
+    cells: mining.Cells,
+    base: Baseline,
+    threshold: float,
+    now: datetime,
+    report: LearnReport,
+    go: bool,
+) -> None:
+    for key, h in list(book.by_key.items()):
+        if h.status is HeuristicStatus.rejected or (h.recommendation is Decision.GO) != go:
+            continue
+        deployed, failures = cells.count(h.when)
+        checked = recheck(h, deployed, failures, base, threshold, now)
+        report.count(checked.change)
+        book.replace(key, checked.heuristic)
+
+
+def _active(book: _Book, go: bool) -> list[dict]:
+    return [
+        h.when
+        for h in book.live()
+        if h.status is HeuristicStatus.active and (h.recommendation is Decision.GO) == go
+    ]
 
 
 def _store_proposal(
-    store: Store,
+    book: _Book,
     proposal: HeuristicProposal,
     provenance: Provenance,
-    existing: dict[tuple[str, str], Heuristic],
+    cells: mining.Cells,
+    base: Baseline,
+    now: datetime,
     report: LearnReport,
 ) -> None:
     try:
-        when = normalize(proposal.when)
+        when = canonical_when(proposal.when)
     except InvalidInput as error:
-        rejected = Heuristic(
-            when={"unparsed": str(proposal.when)[:200]},
-            recommendation=Decision.NO_GO,
-            confidence=0.0,
-            provenance=provenance,
-            status=HeuristicStatus.rejected,
-            reason=str(error),
-        )
         report.rejected.append(str(error))
-        _insert_raw_rejection(store, rejected)
+        # A condition that does not parse is kept verbatim so the rejection can be read.
+        book.unparsed.append(
+            Heuristic(
+                when={"unparsed": str(proposal.when)[:200]},
+                recommendation=proposal.recommendation,
+                confidence=max(0.0, min(1.0, float(proposal.confidence))),
+                provenance=provenance,
+                status=HeuristicStatus.rejected,
+                reason=str(error),
+                last_checked=now,
+            )
+        )
         return
-    recount = mining.count_matching(store, when)
     verdict = validate(
         when,
         proposal.recommendation,
         proposal.confidence,
         proposal.supporting_episodes,
         provenance,
-        recount=recount,
+        recount=cells.count(when),
+        baseline=base,
     )
-    key = (canonical_key(when), proposal.recommendation.value)
+    key = merge_key(when, proposal.recommendation)
+    previous = book.by_key.get(key)
+    if previous is not None and previous.status is not HeuristicStatus.rejected:
+        # The same heuristic is stored and was re-checked this run: the proposal adds
+        # nothing but a vote already counted in its evidence.
+        report.merged += 1
+        return
     if verdict.heuristic is None:
-        report.rejected.append(f"{canonical_key(when)}: {verdict.rejection}")
-        previous = existing.get(key)
-        if previous is None or previous.status is HeuristicStatus.rejected:
-            rejected = Heuristic(
+        report.rejected.append(f"{describe(when)}: {verdict.rejection}")
+        book.replace(
+            key,
+            Heuristic(
                 id=previous.id if previous else None,
                 when=when,
                 recommendation=proposal.recommendation,
@@ -121,37 +219,21 @@ def _store_proposal(
                 provenance=provenance,
                 status=HeuristicStatus.rejected,
                 reason=verdict.rejection,
-                last_checked=datetime.now(UTC),
-            )
-            if previous is None:
-                existing[key] = rejected.model_copy(update={"id": store.insert_heuristic(rejected)})
-            else:
-                store.update_heuristic(rejected)
-        return
-    accepted = verdict.heuristic.model_copy(update={"last_checked": datetime.now(UTC)})
-    previous = existing.get(key)
-    if previous is None:
-        new_id = store.insert_heuristic(accepted)
-        existing[key] = accepted.model_copy(update={"id": new_id})
-        report.added += 1
-    elif previous.status is not HeuristicStatus.retired:
-        merged = accepted.model_copy(
-            update={
-                "id": previous.id,
-                "provenance": previous.provenance,
-                "created_at": previous.created_at,
-                "status": HeuristicStatus.active,
-                "reason": None,
-            }
+                created_at=previous.created_at if previous else None,
+                last_checked=now,
+            ),
         )
-        store.update_heuristic(merged)
-        existing[key] = merged
+        return
+    accepted = verdict.heuristic.model_copy(update={"last_checked": now})
+    if previous is None:
+        report.added += 1
+    else:
+        # A rejected candidate that the evidence now supports.
+        accepted = accepted.model_copy(
+            update={"id": previous.id, "created_at": previous.created_at}
+        )
         report.updated += 1
-
-
-def _insert_raw_rejection(store: Store, rejected: Heuristic) -> None:
-    # A condition that does not parse is kept verbatim so the rejection can be read.
-    store.insert_heuristic(rejected)
+    book.replace(key, accepted)
 
 
 def learn(
@@ -161,29 +243,29 @@ def learn(
     builtin: BuiltinReasoner,
     warm: RiskModel | None = None,
 ) -> tuple[LearnReport, RiskModel]:
-    """Learn from every outcome in memory now; returns the report and the refitted model."""
-    report = LearnReport(outcomes=store.count_outcomes())
+    """Learn from every outcome in memory now; returns the report and the refitted model.
+
+    Raises StoreError when the database fails (nothing is written then).
+    """
+    now = datetime.now(UTC)
     threshold = policy.settings.heuristic_threshold
-    base_deployed, base_failures, patterns = mining.pattern_stats(store)
-    base = (base_failures + 1) / (base_deployed + 2)
-    existing: dict[tuple[str, str], Heuristic] = {}
-    for h in store.list_heuristics():
-        if h.status is not HeuristicStatus.rejected:
-            deployed, failures = mining.count_matching(store, h.when)
-            checked = recheck(h, deployed, failures, base, threshold)
-            if checked.status is not h.status:
-                if checked.status is HeuristicStatus.retired:
-                    report.retired += 1
-                else:
-                    report.reactivated += 1
-            store.update_heuristic(checked)
-            h = checked
-        existing[(canonical_key(h.when), h.recommendation.value)] = h
+    cells = mining.load_cells(store)
+    deployed, failures = cells.totals
+    report = LearnReport(outcomes=deployed)
+    book = _Book(store.list_heuristics())
+    report.merged += book.merged
+
+    _recheck_all(book, cells, Baseline.of(deployed, failures), threshold, now, report, go=False)
+    mined = mining.mine(cells, _active(book, go=False), _active(book, go=True))
+    base = mined.baseline
+    report.base_rate = base.rate if deployed else None
+    _recheck_all(book, cells, base, threshold, now, report, go=True)
+
     task = ExtractTask(
-        base_deployed=base_deployed,
-        base_failures=base_failures,
-        patterns=tuple(patterns),
-        existing=tuple(h for h in existing.values() if h.status is HeuristicStatus.active),
+        base_deployed=deployed,
+        base_failures=failures,
+        patterns=tuple(mined.patterns),
+        existing=tuple(h for h in book.live() if h.status is HeuristicStatus.active),
         recent=tuple(recent_summaries(store)),
         costs=policy.costs,
     )
@@ -197,8 +279,11 @@ def learn(
             continue
         for proposal in value:
             report.proposed += 1
-            _store_proposal(store, proposal, provenance, existing, report)
-    model = risk.fit(store, warm=warm)
+            _store_proposal(book, proposal, provenance, cells, base, now, report)
+    book.write(store)
+
+    model = RiskModel.fit(cells.risk_cells(), warm=warm)
+    store.save_risk_model(model.to_json(), deployed)
     return report, model
 
 
