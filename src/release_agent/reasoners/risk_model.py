@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conditions import canonical_key, matches
 from ..models import DAYS, Level
 from .base import RiskEstimate
 
@@ -82,9 +83,21 @@ class Cell:
     failures: int
 
 
-def _features(attributes: Mapping[str, Any]) -> list[str]:
-    """The names of the effects present for a context."""
+PATTERN_SD = 0.5
+
+
+def pattern_name(when: Mapping[str, Any]) -> str:
+    return "pattern:" + canonical_key(when)
+
+
+def _features(
+    attributes: Mapping[str, Any], patterns: Sequence[Mapping[str, Any]] = ()
+) -> list[str]:
+    """The names of the effects present for a context. ``patterns`` are conditions
+    (mined heuristics) that add an effect of their own where they match: interactions the
+    main effects cannot express, shrunk towards none like every other effect."""
     names = ["intercept"]
+    names.extend(pattern_name(p) for p in patterns if matches(p, attributes))
     risk = attributes.get("feature_risk")
     if risk in ("MEDIUM", "HIGH"):
         names.append(f"feature_risk={risk}")
@@ -116,6 +129,8 @@ def _features(attributes: Mapping[str, Any]) -> list[str]:
 def _prior(name: str) -> tuple[float, float]:
     if name in FIXED_PRIORS:
         return FIXED_PRIORS[name]
+    if name.startswith("pattern:"):
+        return 0.0, PATTERN_SD
     if name.startswith("day_of_week="):
         return 0.0, DAY_SD
     if name.startswith("hour_of_day="):
@@ -138,6 +153,7 @@ class RiskModel:
     cov: np.ndarray
     evidence: int = 0
     evidence_by_service: dict[str, int] = field(default_factory=dict)
+    patterns: list[dict[str, Any]] = field(default_factory=list)
     _index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,15 +165,21 @@ class RiskModel:
 
     @classmethod
     def fit(
-        cls, cells: Iterable[Cell], warm: RiskModel | None = None, iterations: int = 25
+        cls,
+        cells: Iterable[Cell],
+        warm: RiskModel | None = None,
+        iterations: int = 25,
+        patterns: Sequence[Mapping[str, Any]] = (),
     ) -> RiskModel:
-        """The posterior given ``cells``. ``warm`` starts Newton's method from a previous fit."""
+        """The posterior given ``cells``. ``warm`` starts Newton's method from a previous
+        fit; ``patterns`` become effects of their own (see :func:`_features`)."""
         cells = [c for c in cells if c.deployed > 0]
+        patterns = [dict(p) for p in patterns]
         names = list(FIXED_NAMES)
         seen = set(names)
         rows: list[list[str]] = []
         for cell in cells:
-            row = _features(cell.attributes)
+            row = _features(cell.attributes, patterns)
             rows.append(row)
             for name in row:
                 if name not in seen:
@@ -195,7 +217,7 @@ class RiskModel:
             service = cell.attributes.get("service")
             if service is not None:
                 by_service[str(service)] = by_service.get(str(service), 0) + cell.deployed
-        return cls(names, beta, cov, int(n.sum()), by_service)
+        return cls(names, beta, cov, int(n.sum()), by_service, patterns)
 
     def estimate_many(
         self, contexts: Sequence[Mapping[str, Any]], quantile: float | None = None
@@ -208,7 +230,7 @@ class RiskModel:
         extra_mean = np.zeros(len(contexts))
         extra_var = np.zeros(len(contexts))
         for r, attributes in enumerate(contexts):
-            for name in _features(attributes):
+            for name in _features(attributes, self.patterns):
                 i = self._index.get(name)
                 if i is None:
                     mean, sd = _prior(name)
@@ -255,6 +277,7 @@ class RiskModel:
                 "cov": self.cov.tolist(),
                 "evidence": self.evidence,
                 "evidence_by_service": self.evidence_by_service,
+                "patterns": self.patterns,
             }
         )
 
@@ -267,6 +290,7 @@ class RiskModel:
             np.array(data["cov"], dtype=float),
             int(data["evidence"]),
             {str(k): int(v) for k, v in data["evidence_by_service"].items()},
+            list(data.get("patterns", [])),
         )
 
 

@@ -4,7 +4,9 @@ For the moment considered it prices three kinds of action under the team's costs
 (:class:`release_agent.policy.Costs`): GO now, DELAY to each whole hour within the
 horizon that no freeze covers, and NO_GO. A window is evaluated without the clashes of
 the requested time (they name deploys at that time) and with the heuristics that match
-it, so a DELAY lands outside freezes, clashes and risky hours.
+it, so a DELAY lands outside freezes, clashes and risky hours. The evidence of mined
+heuristics reaches the estimates through the risk model, where their patterns are
+effects of their own.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..conditions import matches
-from ..heuristics.evidence import failure_risk
 from ..models import Context, Decision, Heuristic, ReleaseRequest
 from ..policy import Policy
-from ..reasoners.base import Guardrails, Option, RiskEstimate
+from ..reasoners.base import Guardrails, Option
 from ..reasoners.risk_model import RiskModel
 from . import context as context_stage
 
@@ -28,31 +28,6 @@ class Options:
     go_now: Option
     windows: tuple[Option, ...]
     no_go: Option
-
-
-def _with_heuristics(
-    estimate: RiskEstimate,
-    context: Context,
-    heuristics: Sequence[Heuristic],
-    quantile: float | None,
-) -> RiskEstimate:
-    """Raise the decision estimate to what matching cautionary heuristics' own counts say
-    (their observed rate, or its Wilson bound at ``quantile``)."""
-    attributes = context.attributes()
-    decide = estimate.decide
-    for h in heuristics:
-        risk = failure_risk(h, quantile if quantile is not None else 0.5)
-        if risk is not None and risk > decide and matches(h.when, attributes):
-            decide = risk
-    if decide == estimate.decide:
-        return estimate
-    return RiskEstimate(
-        mean=estimate.mean,
-        low=estimate.low,
-        high=max(estimate.high, decide),
-        decide=decide,
-        evidence=estimate.evidence,
-    )
 
 
 def _hours(later: datetime, earlier: datetime) -> float:
@@ -95,10 +70,6 @@ def options(
         context_stage.evaluate(request, settings, at=t, clashes=[]) for t in times
     ]
     estimates = model.estimate_many([c.attributes() for c in contexts], settings.risk_quantile)
-    estimates = [
-        _with_heuristics(e, c, heuristics, settings.risk_quantile)
-        for e, c in zip(estimates, contexts, strict=True)
-    ]
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
     windows = tuple(
