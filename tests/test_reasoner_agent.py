@@ -179,8 +179,9 @@ def test_500_until_retries_are_exhausted_is_delay(
     assert not plan_call.ok and plan_call.error and "HTTP 500" in plan_call.error
     assert plan_call.fallback == "fail-closed"
     review_calls = [c for c in record.reasoner_calls if c.task == "review"]
-    assert [c.reasoner for c in review_calls] == [provider, "builtin"]  # built-in review
-    assert review_calls[0].fallback == "builtin"
+    # once the plan failed, the rest of the decision is the built-in reasoner's
+    assert [c.reasoner for c in review_calls] == ["builtin"]
+    assert fake.tasks() == ["plan", "plan", "plan"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -192,11 +193,12 @@ def test_500_with_the_builtin_fallback_takes_the_builtin_decision(
 
     assert record.decision is builtin_decision(tmp_path, notes="adds a search filter")
     assert record.decision is Decision.GO
-    assert fake.tasks() == ["plan", "plan", "review", "review", "confirm", "confirm"]
+    # after the failed plan no further request is spent on a failing server
+    assert fake.tasks() == ["plan", "plan"]
     by_task = {(c.task, c.reasoner): c for c in record.reasoner_calls}
+    assert by_task[("plan", provider)].ok is False
+    assert by_task[("plan", provider)].fallback == "builtin"
     for task in ("plan", "review", "confirm"):
-        assert by_task[(task, provider)].ok is False
-        assert by_task[(task, provider)].fallback == "builtin"
         assert by_task[(task, "builtin")].ok is True
 
 
@@ -281,11 +283,6 @@ def test_an_injected_go_cannot_turn_a_no_go_into_go(
     assert record.decision is Decision.NO_GO
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pipeline still asks the configured reasoner for the red-team review when a "
-    "guardrail forbids GO (stages/red_team.py is called with the LLM reasoner)",
-)
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_no_llm_call_when_a_guardrail_forbids_go(
     provider: str, server: HTTPServer, tmp_path: Path

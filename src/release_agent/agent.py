@@ -25,7 +25,7 @@ from .stages.extraction import LearnReport, learn
 from .stages.planner import ON_FAILURE
 
 SIMILAR = 3
-STREAK = 3
+STREAK_HOURS = 24.0
 
 
 class Agent:
@@ -63,7 +63,10 @@ class Agent:
             model=self.model(),
             heuristics=self.store.active_heuristics(),
             similar=[summary_of(r) for r in self.store.similar_episodes(context, SIMILAR)],
-            recent=[summary_of(r) for r in self.store.recent_outcomes(context.service, STREAK)],
+            recent=[
+                summary_of(r)
+                for r in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
+            ],
         )
         outcome = run(
             request,

@@ -97,6 +97,12 @@ def _applied(heuristics: list[Heuristic], plan: Plan) -> list[AppliedHeuristic]:
     return out
 
 
+def _join_reason(reason: str, tail: list[str]) -> str:
+    if not tail:
+        return reason
+    return " ".join([reason if reason.endswith(".") else reason + ".", *tail])
+
+
 def run(
     request: ReleaseRequest,
     policy: Policy,
@@ -218,7 +224,10 @@ def run(
         )
         if reschedules == 0:
             first_plan = plan
-            review, calls = red_team.review(ReviewTask(task, plan), reasoner, builtin)
+            # No LLM call where its answer cannot matter: under a freeze, or once the
+            # reasoner has failed this decision (a dead server would cost a timeout each).
+            reviewer = builtin if slot_guard.forbid_go or planned.failed else reasoner
+            review, calls = red_team.review(ReviewTask(task, plan), reviewer, builtin)
             trace.calls.extend(calls)
             trace.add(
                 "red_team",
@@ -233,8 +242,9 @@ def run(
         if plan.decision is Decision.GO and reschedules == 0 and options.context.production:
             machine.move(ReleaseState.REFLECT, "confirm production GO")
             assert review is not None
+            confirmer = builtin if planned.failed else reasoner
             confirmation, calls = reflection.confirm(
-                ConfirmTask(task, plan, review), reasoner, builtin, on_failure
+                ConfirmTask(task, plan, review), confirmer, builtin, on_failure
             )
             trace.calls.extend(calls)
             trace.add(
@@ -288,7 +298,7 @@ def run(
         request=request,
         context=context,
         decision=decision,
-        reason=" ".join([first_plan.reason, *reason_tail]),
+        reason=_join_reason(first_plan.reason, reason_tail),
         confidence=first_plan.confidence,
         next_window=next_window if decision is Decision.DELAY else None,
         heuristics_applied=_applied(applicable, first_plan),

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +52,20 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 driver opens transactions itself, and not before DDL, so a migration's
+    # CREATE TABLE would commit on its own. Take over: autocommit at the driver, and an
+    # explicit BEGIN for every SQLAlchemy transaction (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 class Store:
@@ -84,8 +92,22 @@ class Store:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = sa.create_engine(parsed)
+        except sa.exc.NoSuchModuleError:
+            raise InvalidInput(
+                f"{parsed.drivername!r} is not a database SQLAlchemy knows; use a URL such "
+                "as sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+                field="db",
+            ) from None
+        except ImportError as error:
+            raise InvalidInput(
+                f"the driver for {parsed.drivername!r} is not installed ({error.name}); "
+                f"install it, e.g. pip install {error.name}",
+                field="db",
+            ) from None
+        try:
             if parsed.get_backend_name() == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
+                sa.event.listen(engine, "begin", _sqlite_begin)
             migrate(engine)
         except SQLAlchemyError as error:
             raise StoreError(f"cannot open database {url}: {error}") from error
@@ -195,7 +217,7 @@ class Store:
             if row.result is not None and not replace:
                 raise Conflict(
                     f"decision {release_id} already has outcome {row.result}; "
-                    "pass --replace to overwrite it",
+                    "replace it explicitly to overwrite it",
                     field="result",
                 )
             conn.execute(
@@ -243,14 +265,18 @@ class Store:
             out.append((values, int(row[-2]), int(row[-1] or 0)))
         return out
 
-    def recent_outcomes(self, service: str, k: int = 3) -> list[sa.Row[Any]]:
-        """The ``k`` latest deploys of ``service`` with a recorded outcome, newest first."""
+    def recent_outcomes(
+        self, service: str, before: datetime, hours: float = 24.0
+    ) -> list[sa.Row[Any]]:
+        """Deploys of ``service`` with a recorded outcome that went out in the ``hours``
+        before ``before``, newest first."""
         e = schema.episodes
         query = (
             sa.select(e)
             .where(e.c.service == service, e.c.result.is_not(None))
-            .order_by(e.c.outcome_at.desc(), e.c.id.desc())
-            .limit(k)
+            .where(e.c.deploy_at < iso(before))
+            .where(e.c.deploy_at >= iso(before - timedelta(hours=hours)))
+            .order_by(e.c.deploy_at.desc(), e.c.id.desc())
         )
         with self.reading() as conn:
             return list(conn.execute(query).all())

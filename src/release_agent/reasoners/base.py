@@ -117,7 +117,7 @@ class PlanTask:
     """DELAY candidates within the horizon, outside freezes, in time order."""
     no_go: Option
     recent: tuple[EpisodeSummary, ...] = ()
-    """The latest deploys of this service with a recorded outcome, newest first."""
+    """Deploys of this service in the 24 hours before, with their outcomes, newest first."""
 
     def best_window(self) -> Option | None:
         return min(self.windows, key=lambda o: o.expected_cost, default=None)

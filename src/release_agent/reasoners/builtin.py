@@ -28,7 +28,9 @@ TIME_ATTRIBUTES = frozenset(
 )
 _USAGE = Usage(model=None)
 STREAK_FAILURES = 2
-"""Failures among a service's latest deploys that stop the reflection from confirming."""
+"""Failures of a service in the last 24 hours (and more than half of its deploys) that
+stop the reflection from confirming: the streak ends by itself, so it cannot block a
+service for good."""
 
 
 def _pct(p: float) -> str:
@@ -239,7 +241,8 @@ class BuiltinReasoner:
 
     def confirm(self, task: ConfirmTask) -> Answer[Confirmation]:
         """A second check of a production GO, on what the plan did not weigh: no freeze,
-        no failure streak on this service right now, and GO still the cheapest option."""
+        no failure streak on this service in the last 24 hours, and GO still the cheapest
+        option."""
         pt, review = task.plan_task, task.review
 
         def answer(confirmed: bool, reason: str) -> Answer[Confirmation]:
@@ -248,11 +251,11 @@ class BuiltinReasoner:
         if pt.guardrails.forbid_go:
             return answer(False, "a guardrail forbids GO")
         failed = [r for r in pt.recent if r.result not in (None, "success")]
-        if len(failed) >= STREAK_FAILURES:
+        if len(failed) >= STREAK_FAILURES and 2 * len(failed) > len(pt.recent):
             return answer(
                 False,
-                f"{len(failed)} of the last {len(pt.recent)} deploys of {pt.context.service} "
-                "failed: something may be broken right now",
+                f"{len(failed)} of the {len(pt.recent)} deploys of {pt.context.service} in "
+                "the last 24 hours failed: something may be broken right now",
             )
         cheapest = min(_allowed(pt), key=lambda o: (o.expected_cost, o.decision.strictness))
         if cheapest.decision is not Decision.GO:
