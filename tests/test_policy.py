@@ -263,14 +263,6 @@ def test_daily_wall_times_hold_on_the_night_the_clocks_go_back() -> None:
     assert frozen(p, "2026-10-25T05:00:00+00:00") == []
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Freeze.occurrence compares datetimes that share the freeze's ZoneInfo by wall "
-        "clock, so in the repeated hour of a DST change the same instant is frozen when "
-        "given in that zone and open when given in UTC"
-    ),
-    strict=True,
-)
 def test_the_repeated_hour_is_judged_by_the_instant_not_the_wall_clock() -> None:
     p = policy(
         '[[freeze.weekly]]\nname = "early"\ndays = ["SUN"]\nstart = "00:00"\n'

@@ -315,11 +315,6 @@ def test_the_export_holds_no_rejected_heuristics(store: Store) -> None:
 
 
 @needs_seed
-@pytest.mark.xfail(
-    reason="export writes a retired heuristic with status 'retired', but import ignores "
-    "the status and stores it active again",
-    strict=True,
-)
 def test_a_retired_heuristic_stays_retired_through_export_and_import(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
     (heuristic,) = [h for h in store.list_heuristics() if h.when == LOW_MON_LOW]
@@ -419,11 +414,6 @@ def test_a_malformed_file_names_the_path_and_changes_nothing(
 
 
 @needs_seed
-@pytest.mark.xfail(
-    reason="a heuristic whose confidence or recommendation is out of range is stored as "
-    "a rejected heuristic instead of refusing the file",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("field", "value", "path"),
     [
@@ -444,11 +434,6 @@ def test_a_heuristic_out_of_range_is_refused_and_changes_nothing(
     assert snapshot(populated) == before
 
 
-@pytest.mark.xfail(
-    reason="two episodes with the same release_id in one file fail inside the transaction "
-    "with a StoreError (database failed) instead of an ImportFormatError naming the path",
-    strict=True,
-)
 def test_a_repeated_release_id_in_one_file_is_a_format_error(store: Store) -> None:
     episode = {
         "release_id": "rel-1",

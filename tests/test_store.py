@@ -101,13 +101,6 @@ def test_the_parent_folder_of_a_file_database_is_created(tmp_path: Path) -> None
     assert path.exists()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "on SQLite the driver does not open a transaction before DDL, so a migration "
-        "that fails half way leaves its tables behind without recording its version"
-    ),
-    strict=True,
-)
 def test_a_failing_migration_leaves_neither_its_changes_nor_its_record(
     file_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,11 +143,6 @@ def test_a_malformed_url_is_invalid_input_for_db(url: str) -> None:
     assert "sqlite:///" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason="a URL naming a dialect SQLAlchemy does not know raises StoreError (exit 1), "
-    "not InvalidInput for db",
-    strict=True,
-)
 def test_an_unknown_dialect_is_invalid_input_for_db() -> None:
     with pytest.raises(InvalidInput) as caught:
         Store.open("nosuchdb://host/name")
@@ -164,11 +152,6 @@ def test_an_unknown_dialect_is_invalid_input_for_db() -> None:
 
 @pytest.mark.skipif(
     importlib.util.find_spec("psycopg2") is not None, reason="psycopg2 is installed here"
-)
-@pytest.mark.xfail(
-    reason="a URL whose driver is not installed lets a bare ModuleNotFoundError escape "
-    "Store.open instead of an error that names db",
-    strict=True,
 )
 def test_a_url_whose_driver_is_missing_is_a_release_agent_error() -> None:
     with pytest.raises(ReleaseAgentError):

@@ -78,7 +78,7 @@ def normalize(when: Mapping[str, Any], where: str = "when") -> dict[str, Any]:
             if not value:
                 raise InvalidInput("an empty list matches nothing", field=path)
             members = [_norm_scalar(attribute, v, f"{path}[{i}]") for i, v in enumerate(value)]
-            out[attribute] = sorted(set(members), key=str)
+            out[attribute] = sorted(set(members))
         else:
             out[attribute] = _norm_scalar(attribute, value, path)
     return dict(sorted(out.items()))

@@ -105,9 +105,12 @@ class Freeze:
 
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The occurrence of this freeze that contains ``moment``, or None."""
+        # Compare instants in UTC: Python compares two times of the same zone by their
+        # wall clocks, which is wrong in the hour a clock change repeats.
+        instant = moment.astimezone(UTC)
         if self.once is not None:
             start, end = self.once
-            return (start, end) if start <= moment < end else None
+            return (start, end) if start.astimezone(UTC) <= instant < end.astimezone(UTC) else None
         local = moment.astimezone(self.timezone)
         monday = local.date() - timedelta(days=local.weekday())
         for start_minute, duration in self.weekly:
@@ -117,7 +120,7 @@ class Freeze:
                 )
                 start = wall.replace(tzinfo=self.timezone)
                 end = (wall + timedelta(minutes=duration)).replace(tzinfo=self.timezone)
-                if start <= moment < end:
+                if start.astimezone(UTC) <= instant < end.astimezone(UTC):
                     return start, end
         return None
 
@@ -327,9 +330,13 @@ def _weekly(entry: Any, where: str) -> Freeze:
     return Freeze(_name(entry, where), zone, _envs(entry, where), weekly=tuple(occurrences))
 
 
-def _number(value: Any, where: str, *, low: float = 0.0, high: float | None = None) -> float:
+def _number(
+    value: Any, where: str, *, low: float = 0.0, high: float | None = None, whole: bool = False
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError("must be a number", field=where)
+    if whole and not isinstance(value, int):
+        raise PolicyError(f"{value} must be a whole number", field=where)
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise PolicyError(f"{value} is out of range; must be {bound}", field=where)
@@ -374,7 +381,7 @@ def _settings(table: Any) -> DecisionSettings:
     if (
         not isinstance(hours, list)
         or len(hours) != 2
-        or not all(isinstance(h, int) and 0 <= h <= 24 for h in hours)
+        or not all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in hours)
         or hours[0] >= hours[1]
     ):
         raise PolicyError(
@@ -387,17 +394,26 @@ def _settings(table: Any) -> DecisionSettings:
             high=1.0,
         ),
         extract_every=int(
-            _number(table.get("extract_every", d.extract_every), "decision.extract_every", low=1)
+            _number(
+                table.get("extract_every", d.extract_every),
+                "decision.extract_every",
+                whole=True,
+                low=1,
+            )
         ),
         max_reschedules=int(
             _number(
-                table.get("max_reschedules", d.max_reschedules), "decision.max_reschedules", high=20
+                table.get("max_reschedules", d.max_reschedules),
+                "decision.max_reschedules",
+                whole=True,
+                high=20,
             )
         ),
         horizon_hours=int(
             _number(
                 table.get("horizon_hours", d.horizon_hours),
                 "decision.horizon_hours",
+                whole=True,
                 low=1,
                 high=24 * 31,
             )
@@ -412,6 +428,7 @@ def _settings(table: Any) -> DecisionSettings:
             _number(
                 table.get("friday_afternoon_from", d.friday_afternoon_from),
                 "decision.friday_afternoon_from",
+                whole=True,
                 high=23,
             )
         ),

@@ -48,6 +48,7 @@ from .store import Store, heuristic_row, iso
 _NAMESPACE = uuid.UUID("6f1c1d0e-6f53-4b8e-9a54-2f1b7f0d8e11")
 _DECISIONS = {"GO": Decision.GO, "NO_GO": Decision.NO_GO, "DELAY": Decision.DELAY}
 _DECISIONS |= {"ABORT": Decision.NO_GO, "NOGO": Decision.NO_GO, "NO-GO": Decision.NO_GO}
+_RECOMMENDATIONS = tuple(d.value for d in Decision)
 _OUTCOMES: dict[str, Result | None] = {
     "SUCCESS": Result.success,
     "SUCCEEDED": Result.success,
@@ -184,12 +185,32 @@ def _heuristic(raw: Any, where: str) -> dict[str, Any]:
         when = normalize(raw["when"], f"{where}.when")
     except InvalidInput as error:
         raise ImportFormatError(str(error), field=error.field) from None
+    recommendation = str(raw["recommendation"]).strip().upper()
+    if recommendation not in _RECOMMENDATIONS:
+        raise _fail(
+            f"{where}.recommendation",
+            f"{raw['recommendation']!r} is not a decision",
+            _RECOMMENDATIONS,
+        )
+    confidence = raw["confidence"]
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.0 <= confidence <= 1.0
+    ):
+        raise _fail(f"{where}.confidence", f"{confidence!r} is not a number from 0 to 1")
     support = raw.get("supporting_episodes", raw.get("support", 1))
+    if isinstance(support, bool) or not isinstance(support, int) or support < 0:
+        raise _fail(f"{where}.supporting_episodes", f"{support!r} is not a whole number")
+    status = str(raw.get("status", HeuristicStatus.active.value)).lower()
+    if status not in (HeuristicStatus.active.value, HeuristicStatus.retired.value):
+        raise _fail(f"{where}.status", f"{status!r} is not a status", ["active", "retired"])
     return {
         "when": when,
-        "recommendation": raw["recommendation"],
-        "confidence": raw["confidence"],
+        "recommendation": recommendation,
+        "confidence": float(confidence),
         "support": support,
+        "status": HeuristicStatus(status),
         "where": where,
     }
 
@@ -215,6 +236,15 @@ def parse(
     else:
         raise _fail("$", "must be an object with episodes and heuristics, or a list of episodes")
     episodes = [_episode(e, f"episodes[{i}]", settings) for i, e in enumerate(raw_episodes)]
+    given: dict[str, int] = {}
+    for i, row in enumerate(episodes):
+        if row["release_id"] is not None:
+            if row["release_id"] in given:
+                raise _fail(
+                    f"episodes[{i}].release_id",
+                    f"{row['release_id']!r} is also the id of episodes[{given[row['release_id']]}]",
+                )
+            given[row["release_id"]] = i
     seen: dict[str, int] = {}
     for row in episodes:
         if row["release_id"] is None:
@@ -246,23 +276,16 @@ def _collapse(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], i
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     merged = 0
     for c in candidates:
-        key = (canonical_key(c["when"]), str(c["recommendation"]).upper())
+        key = (canonical_key(c["when"]), c["recommendation"])
         kept = groups.get(key)
         if kept is None:
             groups[key] = c
             continue
         merged += 1
-        better = (c["support"], -_number(c["confidence"])) > (
-            kept["support"],
-            -_number(kept["confidence"]),
-        )
+        better = (c["support"], -c["confidence"]) > (kept["support"], -kept["confidence"])
         if better:
             groups[key] = c
     return list(groups.values()), merged
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def import_memory(
@@ -303,15 +326,13 @@ def import_memory(
                 recount=(int(deployed), int(failures or 0)),
             )
             if verdict.heuristic is not None:
-                heuristic = verdict.heuristic
+                heuristic = verdict.heuristic.model_copy(update={"status": c["status"]})
             else:
                 report.heuristics_rejected.append(f"{c['where']}: {verdict.rejection}")
                 heuristic = Heuristic(
                     when=c["when"],
-                    recommendation=Decision(str(c["recommendation"]).upper())
-                    if str(c["recommendation"]).upper() in _DECISIONS
-                    else Decision.NO_GO,
-                    confidence=min(1.0, max(0.0, _number(c["confidence"]))),
+                    recommendation=Decision(c["recommendation"]),
+                    confidence=c["confidence"],
                     provenance=Provenance.imported,
                     status=HeuristicStatus.rejected,
                     reason=f"imported: {verdict.rejection}",
