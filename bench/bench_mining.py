@@ -26,15 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import factories  # noqa: E402
-
-from release_agent.conditions import describe  # noqa: E402
-from release_agent.heuristics import mining  # noqa: E402
-from release_agent.memory.store import Store  # noqa: E402
-from release_agent.models import HeuristicStatus  # noqa: E402
-from release_agent.policy import Policy  # noqa: E402
-from release_agent.reasoners.builtin import BuiltinReasoner  # noqa: E402
-from release_agent.stages.extraction import learn  # noqa: E402
+import factories
+from release_agent.conditions import describe
+from release_agent.heuristics import mining
+from release_agent.memory.store import Store
+from release_agent.models import HeuristicStatus
+from release_agent.policy import Policy
+from release_agent.reasoners.builtin import BuiltinReasoner
+from release_agent.stages.extraction import learn
 
 PLANTED = factories.Planted({"service": "payments", "friday_afternoon": True}, 0.40)
 

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from release_agent.conditions import matches
 from release_agent.memory import schema
+from release_agent.memory.episodes import attributes_of
 from release_agent.memory.store import Store
 from release_agent.models import DAYS, Level, Result
 
@@ -107,6 +109,12 @@ def generate(world: World, count: int, seed: int = 0) -> dict[str, np.ndarray]:
     return columns
 
 
+def only(columns: Mapping[str, np.ndarray], when: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The generated episodes that match ``when``."""
+    mask = _mask(when, columns)
+    return {name: column[mask] for name, column in columns.items()}
+
+
 def rows(columns: Mapping[str, np.ndarray], start: int = 0, prefix: str = "syn") -> Iterator[dict]:
     """The episodes table's rows for generated columns, ids from ``start``."""
     size = len(columns["decision"])
@@ -147,3 +155,14 @@ def _flush(store: Store, statement: sa.Insert, batch: list[dict]) -> int:
 def populate(store: Store, world: World, count: int, seed: int = 0, start: int = 0) -> int:
     """Generate ``count`` episodes of ``world`` and insert them into ``store``."""
     return insert(store, generate(world, count, seed), start)
+
+
+def direct_count(store: Store, when: Mapping[str, Any]) -> tuple[int, int]:
+    """(deployed, failures) of the stored episodes matching ``when``, counted in Python
+    over every row (the reference the aggregate counts are tested against)."""
+    deployed = failures = 0
+    for row in store.list_episodes(limit=0):
+        if row.result is not None and matches(when, attributes_of(row)):
+            deployed += 1
+            failures += int(row.failed)
+    return deployed, failures

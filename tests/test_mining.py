@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import Planted, World, generate, populate
-from release_agent.conditions import matches
+from factories import Planted, World, direct_count, generate, populate
 from release_agent.heuristics import mining
-from release_agent.memory.episodes import attributes_of
 from release_agent.memory.store import Store
 from release_agent.models import Decision
 from release_agent.policy import Costs
@@ -25,16 +22,6 @@ def _store(world: World, count: int, seed: int) -> Store:
     store = Store.open("sqlite://")
     populate(store, world, count, seed=seed)
     return store
-
-
-def direct_count(store: Store, when: Mapping[str, Any]) -> tuple[int, int]:
-    """(deployed, failures) counted in Python over every stored row."""
-    deployed = failures = 0
-    for row in store.list_episodes(limit=0):
-        if row.result is not None and matches(when, attributes_of(row)):
-            deployed += 1
-            failures += int(row.failed)
-    return deployed, failures
 
 
 def found(store: Store) -> mining.Mined:

@@ -9,11 +9,13 @@ it (the other way round for GO). The votes are weighed by the Beta posterior of
 - **re-checked** at every learning run: its support, failures and successes are
   recounted from memory and ``last_checked`` is set;
 - **strengthened** or **weakened** as its evidence confidence rises or falls;
-- **retired** when the evidence turns against it: its confidence falls below the
-  policy's ``heuristic_threshold`` (the same threshold that makes a heuristic apply);
+- **retired** when the evidence turns against it: its confidence falls below
+  ``RETIRE_BELOW`` (0.5), i.e. the data make its claim more likely false than true. (A
+  heuristic between 0.5 and the policy's ``heuristic_threshold`` stays active but does
+  not apply to decisions: the evidence does not support it enough, nor refute it.)
 - **reactivated** when the evidence turns back: its confidence reaches
-  ``REACTIVATE_AT`` (higher than the threshold, so that a heuristic at the edge does not
-  flap between the two states).
+  ``REACTIVATE_AT`` (0.9; well above the retirement bar, so that a heuristic at the edge
+  does not flap between the two states).
 
 Heuristics not yet judged by evidence (an LLM's, an import's or a person's, with fewer
 deploys than :data:`.evidence.EVIDENCE_FROM` asks) keep their stated confidence (capped
@@ -31,7 +33,8 @@ from ..models import Heuristic, HeuristicStatus
 from . import evidence
 from .evidence import Baseline
 
-REACTIVATE_AT = 0.95
+RETIRE_BELOW = 0.5
+REACTIVATE_AT = 0.9
 
 
 class Change(StrEnum):
@@ -51,9 +54,9 @@ class Checked:
 def _evidence_text(deployed: int, failures: int, base: Baseline, h: Heuristic) -> str:
     rate = 100 * failures / deployed if deployed else 0.0
     reference = 100 * base.reference(h.recommendation)
-    label = "ordinary" if h.recommendation.value == "GO" else "base"
+    label = "an ordinary" if h.recommendation.value == "GO" else "a base"
     return (
-        f"{failures} failures in {deployed} deploys ({rate:.1f}%) against a {label} rate "
+        f"{failures} failures in {deployed} deploys ({rate:.1f}%) against {label} rate "
         f"of {reference:.1f}%"
     )
 
@@ -63,7 +66,6 @@ def recheck(
     deployed: int,
     failures: int,
     base: Baseline,
-    threshold: float,
     now: datetime,
 ) -> Checked:
     """``h`` with its evidence recounted (``deployed``, ``failures``) and its status
@@ -90,11 +92,11 @@ def recheck(
     elif confidence < h.confidence:
         change = Change.weakened
     stamp = now.date().isoformat()
-    if h.status is HeuristicStatus.active and confidence < threshold:
+    if h.status is HeuristicStatus.active and confidence < RETIRE_BELOW:
         update["status"] = HeuristicStatus.retired
         update["reason"] = (
-            f"retired {stamp}: {_evidence_text(deployed, failures, base, h)} no longer "
-            f"supports {h.recommendation.value} (confidence {confidence:.3f} < {threshold})"
+            f"retired {stamp}: {_evidence_text(deployed, failures, base, h)} turned against "
+            f"{h.recommendation.value} (confidence {confidence:.3f} < {RETIRE_BELOW})"
         )
         change = Change.retired
     elif h.status is HeuristicStatus.retired and confidence >= REACTIVATE_AT:

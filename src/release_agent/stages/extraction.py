@@ -16,7 +16,8 @@ aggregate query); every recount, the mining and the risk model's fit work on tho
    proposal passes :func:`release_agent.heuristics.validation.validate` with its recount;
    a rejection is stored with its reason; a proposal that duplicates a stored heuristic
    merges into it. A fault in an LLM's extraction adds nothing.
-5. All changes are written in one transaction; the risk model is refitted and stored.
+5. All changes are written in one transaction; then the risk model is refitted (with
+   the active mined patterns as effects) and stored.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..heuristics import mining
 from ..heuristics.evidence import Baseline
 from ..heuristics.lifecycle import Change, recheck
 from ..heuristics.validation import canonical_when, merge_key, validate
+from ..memory import risk
 from ..memory.store import Store
 from ..models import Decision, Heuristic, HeuristicStatus, Provenance, ReasonerCall
 from ..policy import Policy
@@ -143,7 +145,6 @@ def _recheck_all(
     book: _Book,
     cells: mining.Cells,
     base: Baseline,
-    threshold: float,
     now: datetime,
     report: LearnReport,
     go: bool,
@@ -152,7 +153,7 @@ def _recheck_all(
         if h.status is HeuristicStatus.rejected or (h.recommendation is Decision.GO) != go:
             continue
         deployed, failures = cells.count(h.when)
-        checked = recheck(h, deployed, failures, base, threshold, now)
+        checked = recheck(h, deployed, failures, base, now)
         report.count(checked.change)
         book.replace(key, checked.heuristic)
 
@@ -248,18 +249,17 @@ def learn(
     Raises StoreError when the database fails (nothing is written then).
     """
     now = datetime.now(UTC)
-    threshold = policy.settings.heuristic_threshold
     cells = mining.load_cells(store)
     deployed, failures = cells.totals
     report = LearnReport(outcomes=deployed)
     book = _Book(store.list_heuristics())
     report.merged += book.merged
 
-    _recheck_all(book, cells, Baseline.of(deployed, failures), threshold, now, report, go=False)
+    _recheck_all(book, cells, Baseline.of(deployed, failures), now, report, go=False)
     mined = mining.mine(cells, _active(book, go=False), _active(book, go=True))
     base = mined.baseline
     report.base_rate = base.rate if deployed else None
-    _recheck_all(book, cells, base, threshold, now, report, go=True)
+    _recheck_all(book, cells, base, now, report, go=True)
 
     task = ExtractTask(
         base_deployed=deployed,
@@ -282,8 +282,9 @@ def learn(
             _store_proposal(book, proposal, provenance, cells, base, now, report)
     book.write(store)
 
-    model = RiskModel.fit(cells.risk_cells(), warm=warm)
-    store.save_risk_model(model.to_json(), deployed)
+    # The risk model takes the active mined patterns as effects of its own, so it is
+    # refitted after the heuristics are written.
+    model = risk.fit(store, warm=warm)
     return report, model
 
 
