@@ -120,32 +120,28 @@ def simulate_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the worlds as a JSON list.")
 def worlds_command(as_json: bool) -> None:
     """List the worlds shipped for `simulate --world NAME`."""
-    rows = []
-    for name in shipped_worlds():
-        world = load_world(name)
-        rows.append(
-            {
-                "name": world.name,
-                "description": world.description,
-                "services": {s.name: s.criticality.value for s in world.services},
-                "releases_per_day": world.releases_per_day,
-                "base_failure_rate": world.base_failure_rate,
-                "factors": world.describe_factors(),
-            }
-        )
+    worlds = [load_world(name) for name in shipped_worlds()]
     if as_json:
-        echo_json(rows)
+        echo_json(
+            [
+                {
+                    "name": world.name,
+                    "description": world.description,
+                    "services": {s.name: s.criticality.value for s in world.services},
+                    "releases_per_day": world.releases_per_day,
+                    "base_failure_rate": world.base_failure_rate,
+                    "factors": world.describe_factors(),
+                }
+                for world in worlds
+            ]
+        )
         return
-    for row in rows:
-        click.echo(click.style(row["name"], bold=True))
-        if row["description"]:
-            click.echo(f"  {row['description']}")
-        services = ", ".join(f"{n} ({c})" for n, c in row["services"].items())
-        click.echo(f"  services: {services}; {row['releases_per_day']:g} releases a day")
-        click.echo(f"  base failure rate {row['base_failure_rate']:g}; factors:")
-        for factor in row["factors"]:
+    for world in worlds:
+        click.echo(click.style(world.name, bold=True))
+        if world.description:
+            click.echo(f"  {world.description}")
+        services = ", ".join(f"{s.name} ({s.criticality.value})" for s in world.services)
+        click.echo(f"  services: {services}; {world.releases_per_day:g} releases a day")
+        click.echo(f"  base failure rate {world.base_failure_rate:g}; factors:")
+        for factor in world.describe_factors():
             click.echo(f"    {factor}")
-
-
-COMMANDS = (simulate_command, worlds_command)
-"""The commands this module adds to the ``release-agent`` group."""
