@@ -89,6 +89,24 @@ def test_a_draw_depends_only_on_its_arguments(
     assert uniform(seed, stream, release, slot) == value
 
 
+@given(
+    st.integers(0, 2**32),
+    st.integers(0, 5000),
+    st.integers(0, 20000),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_a_riskier_deploy_fails_whenever_a_safer_one_does(
+    seed: int, release: int, slot: int, p: float, q: float
+) -> None:
+    draws = Draws(seed, 0.1)
+    low, high = sorted((p, q))
+    if draws.fails(release, slot, low):
+        assert draws.fails(release, slot, high)
+    assert not draws.fails(release, slot, 0.0)
+    assert draws.fails(release, slot, 1.0)
+
+
 @dataclass
 class Recorder:
     """Wraps a policy and records the conditions and result of each of its deploys."""
