@@ -73,13 +73,13 @@ def tables(store: Store) -> set[str]:
 def test_a_blank_database_is_migrated_to_version_1_once(db_url: str) -> None:
     first = Store.open(db_url)
 
-    assert versions(first) == [(1, "initial")]
+    assert versions(first) == [(1, "initial"), (2, "lookup_indexes")]
     assert {"episodes", "heuristics", "risk_models", "schema_migrations"} <= tables(first)
     assert migrations.migrate(first.engine) == []
     first.close()
 
     again = Store.open(db_url)
-    assert versions(again) == [(1, "initial")]
+    assert versions(again) == [(1, "initial"), (2, "lookup_indexes")]
     again.close()
 
 
@@ -87,10 +87,43 @@ def test_migrate_applies_pending_versions_in_order_and_reports_them(tmp_path: Pa
     engine = sa.create_engine(sqlite_url(tmp_path / "raw.db"))
 
     assert migrations.applied_versions(engine) == set()
-    assert migrations.migrate(engine) == [1]
-    assert migrations.applied_versions(engine) == {1}
+    assert migrations.migrate(engine) == [1, 2]
+    assert migrations.applied_versions(engine) == {1, 2}
     assert migrations.migrate(engine) == []
     engine.dispose()
+
+
+def test_a_database_at_the_oldest_schema_is_migrated_forward_keeping_its_data(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path / "old.db")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        schema.schema_migrations.create(conn)
+        migrations.m001_initial(conn)
+        conn.execute(
+            schema.schema_migrations.insert().values(version=1, name="initial", applied_at="x")
+        )
+        conn.execute(
+            schema.episodes.insert().values(
+                release_id="old-1",
+                created_at="2026-01-01T00:00:00+00:00",
+                source="imported",
+                decision="GO",
+                record_json="{}",
+                service="blog",
+            )
+        )
+    engine.dispose()
+
+    store = Store.open(url)
+
+    assert versions(store) == [(1, "initial"), (2, "lookup_indexes")]
+    assert store.count_decisions(source="imported") == 1
+    with store.engine.connect() as conn:
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("episodes")}
+    assert {"ix_episodes_source", "ix_episodes_service_deploy"} <= indexes
+    store.close()
 
 
 def test_the_parent_folder_of_a_file_database_is_created(tmp_path: Path) -> None:
@@ -106,18 +139,18 @@ def test_a_failing_migration_leaves_neither_its_changes_nor_its_record(
 ) -> None:
     store = file_store
 
-    def m002_broken(conn: sa.Connection) -> None:
+    def m999_broken(conn: sa.Connection) -> None:
         conn.execute(sa.text("CREATE TABLE half_done (x INTEGER)"))
         raise RuntimeError("the migration failed half way")
 
     monkeypatch.setattr(
-        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "broken", m002_broken)]
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (999, "broken", m999_broken)]
     )
 
     with pytest.raises(RuntimeError):
         migrations.migrate(store.engine)
 
-    assert versions(store) == [(1, "initial")]
+    assert versions(store) == [(1, "initial"), (2, "lookup_indexes")]
     assert "half_done" not in tables(store)
 
 

@@ -26,8 +26,18 @@ def m001_initial(conn: sa.Connection) -> None:
     )
 
 
+def m002_lookup_indexes(conn: sa.Connection) -> None:
+    """Indexes for what every decision asks: how many decisions there are (learning is
+    due every N), and a service's recent deploys (the failure-streak check)."""
+    conn.execute(sa.text("CREATE INDEX ix_episodes_source ON episodes (source)"))
+    conn.execute(
+        sa.text("CREATE INDEX ix_episodes_service_deploy ON episodes (service, deploy_at)")
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
+    (2, "lookup_indexes", m002_lookup_indexes),
 ]
 
 

@@ -51,6 +51,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _sqlite_scratch(dbapi_connection: Any, _record: Any) -> None:
+    """For a throwaway memory (a simulation's): no waiting for the disk."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The sqlite3 driver opens transactions itself, and not before DDL, so a migration's
     # CREATE TABLE would commit on its own. Take over: autocommit at the driver, and an
@@ -75,9 +82,11 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(cls, url: str | None = None, *, durable: bool = True) -> Store:
         """Open (creating and migrating if needed) the database at ``url``.
 
+        ``durable=False`` is for throwaway memories such as a simulation's: SQLite then
+        does not wait for the disk at each commit, so a crash may lose recent writes.
         Raises InvalidInput for a URL SQLAlchemy cannot use, StoreError if it fails.
         """
         url = url or default_url()
@@ -108,6 +117,8 @@ class Store:
             if parsed.get_backend_name() == "sqlite":
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
                 sa.event.listen(engine, "begin", _sqlite_begin)
+                if not durable:
+                    sa.event.listen(engine, "connect", _sqlite_scratch)
             migrate(engine)
         except SQLAlchemyError as error:
             raise StoreError(f"cannot open database {url}: {error}") from error
@@ -281,7 +292,7 @@ class Store:
         with self.reading() as conn:
             return list(conn.execute(query).all())
 
-    def similar_episodes(self, context: Context, k: int = 3, pool: int = 200) -> list[sa.Row[Any]]:
+    def similar_episodes(self, context: Context, k: int = 3, pool: int = 60) -> list[sa.Row[Any]]:
         """The ``k`` past deploys with outcomes most like ``context`` (newest win ties)."""
         e = schema.episodes
         query = (

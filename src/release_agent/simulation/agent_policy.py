@@ -53,7 +53,8 @@ class AgentPolicy:
         if db_url is None:
             self._tmpdir = Path(tempfile.mkdtemp(prefix="release-agent-sim-"))
             db_url = f"sqlite:///{self._tmpdir / 'memory.db'}"
-        self.store = Store.open(db_url)
+        # A temporary memory need not survive a crash: skip waiting for the disk.
+        self.store = Store.open(db_url, durable=self._tmpdir is None)
         world = setting.world
         policy = replace(policy or Policy(), costs=world.costs)
         self.agent = Agent(

@@ -8,6 +8,29 @@ from ..models import PRODUCTION_ENVS, Context, Day, ReleaseRequest
 from ..policy import DecisionSettings
 
 
+def attributes_at(
+    request: ReleaseRequest, settings: DecisionSettings, at: datetime, clash: bool
+) -> dict[str, object]:
+    """The conditionable attributes of ``request`` at ``at`` (as :meth:`Context.attributes`),
+    without building a Context: the scheduler needs them for every window."""
+    moment = at.astimezone(request.at.tzinfo)
+    day = Day.of(moment)
+    hour = moment.hour
+    start, end = settings.business_hours
+    return {
+        "service": request.service,
+        "env": request.env,
+        "feature_risk": request.feature_risk.value,
+        "service_criticality": request.service_criticality.value,
+        "day_of_week": day.value,
+        "hour_of_day": hour,
+        "clash": clash,
+        "weekend": day in (Day.SAT, Day.SUN),
+        "friday_afternoon": day is Day.FRI and hour >= settings.friday_afternoon_from,
+        "out_of_hours": not (start <= hour < end),
+    }
+
+
 def evaluate(
     request: ReleaseRequest,
     settings: DecisionSettings,
