@@ -69,6 +69,15 @@ class Option:
     hours_waited: float
     risk: RiskEstimate | None
     expected_cost: float
+    saving_sd: float = 0.0
+    """For a DELAY: the noise in what it saves against GO now, in cost units (one standard
+    deviation; see RiskModel.difference_noise)."""
+
+    @property
+    def score(self) -> float:
+        """The expected cost, plus the noise of a DELAY's saving: the best of many noisy
+        windows otherwise looks better than it is (the optimizer's curse)."""
+        return self.expected_cost + self.saving_sd
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +86,7 @@ class Option:
             "hours_waited": round(self.hours_waited, 2),
             "risk": self.risk.to_dict() if self.risk else None,
             "expected_cost": round(self.expected_cost, 4),
+            "saving_sd": round(self.saving_sd, 4),
         }
 
 
@@ -120,7 +130,7 @@ class PlanTask:
     """Deploys of this service in the 24 hours before, with their outcomes, newest first."""
 
     def best_window(self) -> Option | None:
-        return min(self.windows, key=lambda o: o.expected_cost, default=None)
+        return min(self.windows, key=lambda o: o.score, default=None)
 
     def options(self) -> list[Option]:
         best = self.best_window()

@@ -9,6 +9,8 @@ and never follows one towards a looser decision.
 
 from __future__ import annotations
 
+from scipy.stats import binom
+
 from ..conditions import describe
 from ..heuristics.evidence import counted
 from ..models import Confirmation, Decision, Heuristic, Level, Plan, Review, SuggestedAction
@@ -28,9 +30,11 @@ TIME_ATTRIBUTES = frozenset(
 )
 _USAGE = Usage(model=None)
 STREAK_FAILURES = 2
-"""Failures of a service in the last 24 hours (and more than half of its deploys) that
-stop the reflection from confirming: the streak ends by itself, so it cannot block a
-service for good."""
+STREAK_SURPRISE = 0.05
+"""A service's failures in the last 24 hours stop the reflection from confirming when
+there are at least STREAK_FAILURES of them and so many would happen by chance less than
+5% of the time at its estimated rate: a fragile service failing is not news. The window
+slides, so a streak cannot block a service for good."""
 
 
 def _pct(p: float) -> str:
@@ -111,7 +115,7 @@ class BuiltinReasoner:
 
     def plan(self, task: PlanTask) -> Answer[Plan]:
         allowed = _allowed(task)
-        chosen = min(allowed, key=lambda o: (o.expected_cost, o.decision.strictness))
+        chosen = min(allowed, key=lambda o: (o.score, o.decision.strictness))
         followed: list[int] = []
         deviations: dict[int, str] = {}
         forced_by: Heuristic | None = None
@@ -251,13 +255,18 @@ class BuiltinReasoner:
         if pt.guardrails.forbid_go:
             return answer(False, "a guardrail forbids GO")
         failed = [r for r in pt.recent if r.result not in (None, "success")]
-        if len(failed) >= STREAK_FAILURES and 2 * len(failed) > len(pt.recent):
+        expected = pt.go_now.risk.mean if pt.go_now.risk else 0.05
+        if (
+            len(failed) >= STREAK_FAILURES
+            and binom.sf(len(failed) - 1, len(pt.recent), expected) < STREAK_SURPRISE
+        ):
             return answer(
                 False,
                 f"{len(failed)} of the {len(pt.recent)} deploys of {pt.context.service} in "
-                "the last 24 hours failed: something may be broken right now",
+                f"the last 24 hours failed, unlikely at its usual {_pct(expected)}: "
+                "something may be broken right now",
             )
-        cheapest = min(_allowed(pt), key=lambda o: (o.expected_cost, o.decision.strictness))
+        cheapest = min(_allowed(pt), key=lambda o: (o.score, o.decision.strictness))
         if cheapest.decision is not Decision.GO:
             return answer(
                 False,

@@ -15,6 +15,7 @@ never went out says nothing about failure.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,9 +24,10 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from ..conditions import canonical_key, matches
-from ..models import DAYS, Level
+from ..models import DAYS
 from .base import RiskEstimate
 
 BASE_RATE = 0.05
@@ -34,22 +36,22 @@ PART_OF_DAY_HOURS = 6
 
 # name -> (prior mean of the log-odds effect, prior standard deviation)
 FIXED_PRIORS: dict[str, tuple[float, float]] = {
-    "intercept": (_LOGIT_BASE, 0.6),
-    "feature_risk=MEDIUM": (math.log(1.6), 0.6),
+    "intercept": (_LOGIT_BASE, 0.5),
+    "feature_risk=MEDIUM": (math.log(1.6), 0.5),
     "feature_risk=HIGH": (math.log(4.0), 0.7),
-    "service_criticality=MEDIUM": (0.0, 0.4),
-    "service_criticality=HIGH": (0.0, 0.4),
+    "service_criticality=MEDIUM": (0.0, 0.25),
+    "service_criticality=HIGH": (0.0, 0.25),
     "clash": (math.log(3.0), 0.7),
     "friday_afternoon": (math.log(3.0), 0.7),
     "weekend": (math.log(2.0), 0.7),
     "out_of_hours": (math.log(2.0), 0.7),
     "non_production": (0.0, 0.5),
 }
-DAY_SD = 0.4
-HOUR_SD = 0.4
-SLOT_SD = 0.4
-SERVICE_SD = 0.6
-SERVICE_RISK_SD = 0.5
+DAY_SD = 0.2
+HOUR_SD = 0.15
+SLOT_SD = 0.3
+SERVICE_SD = 0.3
+SERVICE_RISK_SD = 0.3
 
 FIXED_NAMES = (
     list(FIXED_PRIORS)
@@ -155,9 +157,36 @@ class RiskModel:
     evidence_by_service: dict[str, int] = field(default_factory=dict)
     patterns: list[dict[str, Any]] = field(default_factory=list)
     _index: dict[str, int] = field(init=False, repr=False)
+    _rows: dict[tuple[Any, ...], tuple[list[int], float, float]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    _prior_var: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {name: i for i, name in enumerate(self.names)}
+        self._prior_var = np.array([_prior(n)[1] ** 2 for n in self.names])
+
+    def _row(self, attributes: Mapping[str, Any]) -> tuple[list[int], float, float]:
+        """Indices of a context's known effects, and the prior mean and variance of the
+        ones the evidence never saw; cached, since the same contexts recur."""
+        key = tuple(sorted(attributes.items()))
+        cached = self._rows.get(key)
+        if cached is not None:
+            return cached
+        indices: list[int] = []
+        extra_mean = extra_var = 0.0
+        for name in _features(attributes, self.patterns):
+            i = self._index.get(name)
+            if i is None:
+                mean, sd = _prior(name)
+                extra_mean += mean
+                extra_var += sd * sd
+            else:
+                indices.append(i)
+        if len(self._rows) > 50_000:
+            self._rows.clear()
+        self._rows[key] = (indices, extra_mean, extra_var)
+        return indices, extra_mean, extra_var
 
     @classmethod
     def prior(cls) -> RiskModel:
@@ -207,7 +236,8 @@ class RiskModel:
             hessian = (x.T * weights) @ x + np.diag(precision)
             step = np.linalg.solve(hessian, gradient)
             beta = beta + step
-            if float(np.max(np.abs(step), initial=0.0)) < 1e-6:
+            # 1e-4 on the log-odds is far below what any decision can tell apart
+            if float(np.max(np.abs(step), initial=0.0)) < 1e-4:
                 break
         p = _sigmoid(x @ beta) if len(cells) else np.zeros(0)
         hessian = (x.T * (n * p * (1 - p))) @ x + np.diag(precision)
@@ -230,35 +260,47 @@ class RiskModel:
         extra_mean = np.zeros(len(contexts))
         extra_var = np.zeros(len(contexts))
         for r, attributes in enumerate(contexts):
-            for name in _features(attributes, self.patterns):
-                i = self._index.get(name)
-                if i is None:
-                    mean, sd = _prior(name)
-                    extra_mean[r] += mean
-                    extra_var[r] += sd * sd
-                else:
-                    x[r, i] = 1.0
+            indices, extra_mean[r], extra_var[r] = self._row(attributes)
+            x[r, indices] = 1.0
         logit = x @ self.mean + extra_mean
-        var = np.einsum("ij,jk,ik->i", x, self.cov, x) + extra_var
+        var = ((x @ self.cov) * x).sum(axis=1) + extra_var
         sd = np.sqrt(np.maximum(var, 0.0))
-        z_decide = NormalDist().inv_cdf(quantile) if quantile is not None else None
         z_band = NormalDist().inv_cdf(0.9)
-        out = []
-        for r, attributes in enumerate(contexts):
-            service = attributes.get("service")
-            mean = _mean_probability(float(logit[r]), float(sd[r]))
-            out.append(
-                RiskEstimate(
-                    mean=mean,
-                    low=float(_sigmoid(logit[r] - z_band * sd[r])),
-                    high=float(_sigmoid(logit[r] + z_band * sd[r])),
-                    decide=mean
-                    if z_decide is None
-                    else float(_sigmoid(logit[r] + z_decide * sd[r])),
-                    evidence=self.evidence_by_service.get(str(service), 0),
-                )
+        mean = _mean_probability(logit, sd)
+        low = _sigmoid(logit - z_band * sd)
+        high = _sigmoid(logit + z_band * sd)
+        decide = mean if quantile is None else _sigmoid(logit + NormalDist().inv_cdf(quantile) * sd)
+        return [
+            RiskEstimate(
+                mean=float(mean[r]),
+                low=float(low[r]),
+                high=float(high[r]),
+                decide=float(decide[r]),
+                evidence=self.evidence_by_service.get(str(attributes.get("service")), 0),
             )
-        return out
+            for r, attributes in enumerate(contexts)
+        ]
+
+    def difference_noise(
+        self, reference: Mapping[str, Any], others: Sequence[Mapping[str, Any]]
+    ) -> np.ndarray:
+        """How noisy the estimated difference ``log-odds(other) - log-odds(reference)`` is,
+        as a standard deviation, for each of ``others``.
+
+        A difference the priors alone make is a belief, not noise; one the evidence made
+        is noisy while the evidence is thin. So this is the lesser of the posterior
+        variance of the difference and the variance the evidence removed from it: zero
+        without evidence, small with plenty, largest in between.
+        """
+        ref, _, _ = self._row(reference)
+        d = np.zeros((len(others), len(self.names)))
+        for r, attributes in enumerate(others):
+            indices, _, _ = self._row(attributes)
+            d[r, indices] += 1.0
+        d[:, ref] -= 1.0
+        posterior = ((d @ self.cov) * d).sum(axis=1)
+        prior = (d * d) @ self._prior_var
+        return np.sqrt(np.clip(np.minimum(posterior, prior - posterior), 0.0, None))
 
     def estimate(
         self, attributes: Mapping[str, Any], quantile: float | None = None
@@ -274,7 +316,8 @@ class RiskModel:
             {
                 "names": self.names,
                 "mean": self.mean.tolist(),
-                "cov": self.cov.tolist(),
+                # binary: the matrix is large and written at every refit
+                "cov": base64.b64encode(np.ascontiguousarray(self.cov, "<f8").tobytes()).decode(),
                 "evidence": self.evidence,
                 "evidence_by_service": self.evidence_by_service,
                 "patterns": self.patterns,
@@ -287,7 +330,9 @@ class RiskModel:
         return cls(
             data["names"],
             np.array(data["mean"], dtype=float),
-            np.array(data["cov"], dtype=float),
+            np.frombuffer(base64.b64decode(data["cov"]), "<f8")
+            .reshape(len(data["names"]), len(data["names"]))
+            .copy(),
             int(data["evidence"]),
             {str(k): int(v) for k, v in data["evidence_by_service"].items()},
             list(data.get("patterns", [])),
@@ -295,17 +340,14 @@ class RiskModel:
 
 
 def _sigmoid(z: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)
 
 
 _GAUSS_HERMITE = np.polynomial.hermite_e.hermegauss(12)
 
 
-def _mean_probability(logit: float, sd: float) -> float:
-    """E[sigmoid(L)] for L ~ N(logit, sd^2), by Gauss-Hermite quadrature."""
+def _mean_probability(logit: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """E[sigmoid(L)] for L ~ N(logit, sd^2), row by row, by Gauss-Hermite quadrature."""
     nodes, weights = _GAUSS_HERMITE
-    values = _sigmoid(logit + sd * nodes)
-    return float(np.dot(weights, values) / weights.sum())
-
-
-__all__ = ["CELL_ATTRIBUTES", "Cell", "Level", "RiskModel"]
+    values = _sigmoid(logit[:, None] + sd[:, None] * nodes[None, :])
+    return np.asarray(values @ weights / weights.sum())

@@ -30,6 +30,16 @@ class Options:
     no_go: Option
 
 
+SAVING_Z = 0.5
+"""How many standard deviations of its own noise a DELAY's saving must clear."""
+
+
+def _slope(p: float, q: float) -> float:
+    """d probability / d log-odds between two probabilities (the delta method)."""
+    mid = (p + q) / 2
+    return mid * (1 - mid)
+
+
 def _hours(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 3600.0
 
@@ -66,12 +76,14 @@ def options(
     settings, costs = policy.settings, policy.costs
     now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
     times = candidate_times(moment, request.env, policy, guardrails)
-    contexts = [now_context] + [
-        context_stage.evaluate(request, settings, at=t, clashes=[]) for t in times
+    attributes = [now_context.attributes()] + [
+        context_stage.attributes_at(request, settings, t, clash=False) for t in times
     ]
-    estimates = model.estimate_many([c.attributes() for c in contexts], settings.risk_quantile)
+    estimates = model.estimate_many(attributes, settings.risk_quantile)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
+    spread = model.difference_noise(attributes[0], attributes[1:]) if times else []
+    now_p = estimates[0].mean
     windows = tuple(
         Option(
             Decision.DELAY,
@@ -79,8 +91,9 @@ def options(
             _hours(t, moment),
             estimate,
             costs.delay_per_hour * _hours(t, moment) + estimate.decide * failure_cost,
+            saving_sd=SAVING_Z * failure_cost * _slope(now_p, estimate.mean) * float(sd),
         )
-        for t, estimate in zip(times, estimates[1:], strict=True)
+        for t, estimate, sd in zip(times, estimates[1:], spread, strict=True)
     )
     no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
     return Options(now_context, go_now, windows, no_go)
