@@ -87,7 +87,9 @@ def learn(
         return
     click.echo(
         f"learned from {report.outcomes} outcomes: {report.proposed} proposed, "
-        f"{report.added} added, {report.updated} updated, {len(report.rejected)} rejected, "
+        f"{report.added} added, {report.updated} updated, {report.merged} merged, "
+        f"{len(report.rejected)} rejected; {report.checked} re-checked: "
+        f"{report.strengthened} strengthened, {report.weakened} weakened, "
         f"{report.retired} retired, {report.reactivated} reactivated"
     )
     for reason in report.rejected:

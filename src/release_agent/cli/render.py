@@ -91,5 +91,5 @@ def heuristic_line(h: Heuristic) -> str:
     reason = f"\n{_wrap(h.reason, '      ')}" if h.reason else ""
     return (
         f"#{h.id:<4} {h.status.value:<8} {describe(h.when)} -> {h.recommendation.value} "
-        f"(confidence {h.confidence:.2f}; {evidence}; {h.provenance.value}{checked}){reason}"
+        f"(confidence {h.confidence:.3f}; {evidence}; {h.provenance.value}{checked}){reason}"
     )

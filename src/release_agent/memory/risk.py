@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from ..models import Decision, Provenance
+from ..heuristics.evidence import counted
+from ..models import Decision
 from ..reasoners.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
 from .store import Store
 
 
 def fit(store: Store, warm: RiskModel | None = None) -> RiskModel:
-    """Fit the model to every recorded outcome and store it. The conditions of active,
-    mined cautionary heuristics enter the model as effects of their own."""
+    """Fit the model to every recorded outcome and store it. The conditions of active
+    cautionary heuristics judged by their evidence enter the model as effects of their own."""
     seen = store.count_outcomes()
     cells = [Cell(a, n, f) for a, n, f in store.outcome_cells(CELL_ATTRIBUTES)]
+    # Exactly the heuristics the planner treats as "priced in" (evidence.counted).
     patterns = [
         h.when
         for h in store.active_heuristics()
-        if h.provenance is Provenance.mined and h.recommendation is not Decision.GO
+        if counted(h) and h.recommendation is not Decision.GO
     ]
     model = RiskModel.fit(cells, warm=warm, patterns=patterns)
     store.save_risk_model(model.to_json(), seen)

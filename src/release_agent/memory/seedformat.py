@@ -37,8 +37,9 @@ import sqlalchemy as sa
 
 from ..conditions import KNOWN_ATTRIBUTES, canonical_key, normalize
 from ..errors import ImportFormatError, InvalidInput
+from ..heuristics.evidence import Baseline
 from ..heuristics.mining import where_clause
-from ..heuristics.validation import validate
+from ..heuristics.validation import canonical_when, merge_key, validate
 from ..models import Day, Decision, Heuristic, HeuristicStatus, Provenance, Result
 from ..policy import DecisionSettings
 from . import schema
@@ -276,7 +277,8 @@ def _collapse(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], i
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     merged = 0
     for c in candidates:
-        key = (canonical_key(c["when"]), c["recommendation"])
+        # Near-duplicates too: a one-element list as its value, DELAY beside NO_GO.
+        key = merge_key(canonical_when(c["when"]), Decision(c["recommendation"]))
         kept = groups.get(key)
         if kept is None:
             groups[key] = c
@@ -313,6 +315,10 @@ def import_memory(
         if fresh:
             conn.execute(e.insert(), fresh)
         report.episodes_added = len(fresh)
+        base_deployed, base_failures = conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(e.c.result.is_not(None))
+        ).one()
+        baseline = Baseline.of(int(base_deployed), int(base_failures or 0))
         for c in unique:
             deployed, failures = conn.execute(
                 sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(where_clause(c["when"]))
@@ -324,6 +330,7 @@ def import_memory(
                 c["support"],
                 Provenance.imported,
                 recount=(int(deployed), int(failures or 0)),
+                baseline=baseline,
             )
             if verdict.heuristic is not None:
                 heuristic = verdict.heuristic.model_copy(update={"status": c["status"]})
