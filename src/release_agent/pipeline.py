@@ -37,6 +37,7 @@ from .models import (
 from .policy import Policy
 from .reasoners.base import ConfirmTask, EpisodeSummary, PlanTask, Reasoner, ReviewTask
 from .reasoners.builtin import BuiltinReasoner
+from .reasoners.exploration import seed_of
 from .reasoners.risk_model import RiskModel
 from .stages import context as context_stage
 from .stages import guardrails as guardrails_stage
@@ -203,6 +204,7 @@ def run(
             windows=options.windows,
             no_go=options.no_go,
             recent=tuple(evidence.recent),
+            explore_seed=seed_of(request) if settings.explore else None,
         )
         machine.move(ReleaseState.DECISION, "plan" if reschedules == 0 else "check the window")
         planned = planner.propose(

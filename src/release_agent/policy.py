@@ -11,6 +11,7 @@ default settings below. Example::
     horizon_hours = 72          # how far ahead a DELAY may look
     risk_quantile = 0.8         # decide on this quantile of the failure probability
                                 # (omit: on its posterior mean, the default)
+    explore = true              # a NO_GO on thin evidence may be tried anyway
 
     [costs]                     # the team's risk appetite, in any unit
     failure = { LOW = 10, MEDIUM = 25, HIGH = 60 }   # by service criticality
@@ -87,6 +88,8 @@ class DecisionSettings:
     team's aversion to failure is in its costs). A number: on that quantile (pessimistic)."""
     business_hours: tuple[int, int] = (8, 18)
     friday_afternoon_from: int = 12
+    explore: bool = True
+    """Whether a NO_GO on thin evidence may be tried anyway (reasoners/exploration.py)."""
 
 
 @dataclass(frozen=True)
@@ -374,8 +377,12 @@ def _settings(table: Any) -> DecisionSettings:
         "risk_quantile",
         "business_hours",
         "friday_afternoon_from",
+        "explore",
     }
     _only(table, keys, "decision")
+    explore = table.get("explore", True)
+    if not isinstance(explore, bool):
+        raise PolicyError("must be true or false", field="decision.explore")
     d = DecisionSettings()
     hours = table.get("business_hours", list(d.business_hours))
     if (
@@ -424,6 +431,7 @@ def _settings(table: Any) -> DecisionSettings:
             else None
         ),
         business_hours=(hours[0], hours[1]),
+        explore=explore,
         friday_afternoon_from=int(
             _number(
                 table.get("friday_afternoon_from", d.friday_afternoon_from),

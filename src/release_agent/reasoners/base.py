@@ -128,6 +128,8 @@ class PlanTask:
     no_go: Option
     recent: tuple[EpisodeSummary, ...] = ()
     """Deploys of this service in the 24 hours before, with their outcomes, newest first."""
+    explore_seed: int | None = None
+    """Set when the policy allows exploration (see reasoners/exploration.py)."""
 
     def best_window(self) -> Option | None:
         return min(self.windows, key=lambda o: o.score, default=None)

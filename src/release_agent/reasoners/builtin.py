@@ -24,6 +24,7 @@ from .base import (
     ReviewTask,
     Usage,
 )
+from .exploration import explore
 
 TIME_ATTRIBUTES = frozenset(
     {"day_of_week", "hour_of_day", "weekend", "friday_afternoon", "out_of_hours", "clash"}
@@ -141,6 +142,18 @@ class BuiltinReasoner:
                 followed.append(hid)
         reason = self._reason(chosen, task, forced_by)
         confidence = forced_by.confidence if forced_by else robustness(chosen, allowed, task)
+        explored = explore(task, chosen) if forced_by is None else None
+        if explored is not None:
+            refused = chosen
+            chosen = explored.option
+            where = f"to {_when(chosen)}" if chosen.decision is Decision.DELAY else "now"
+            reason = (
+                f"Exploring: NO_GO is cheapest on the estimate ({refused.expected_cost:.2f} "
+                f"against {chosen.expected_cost:.2f}), but the evidence is thin: with "
+                f"probability {explored.probability:.2f} the risk is low enough for GO to be "
+                f"the better call, and a refusal would never show it. Deploying {where}. " + reason
+            )
+            confidence = round(1 - explored.probability, 2)
         plan = Plan(
             decision=chosen.decision,
             reason=reason,
@@ -151,6 +164,7 @@ class BuiltinReasoner:
             estimate={
                 "options": [o.to_dict() for o in task.options()],
                 "drivers": risk_drivers(task),
+                **({"exploration": explored.to_dict()} if explored else {}),
             },
         )
         return Answer(plan, _USAGE)
@@ -265,6 +279,13 @@ class BuiltinReasoner:
                 f"{len(failed)} of the {len(pt.recent)} deploys of {pt.context.service} in "
                 f"the last 24 hours failed, unlikely at its usual {_pct(expected)}: "
                 "something may be broken right now",
+            )
+        if "exploration" in task.plan.estimate:
+            return answer(
+                True,
+                "re-checked: no freeze, no failure streak; an exploratory GO on thin "
+                f"evidence (probability {task.plan.estimate['exploration']['probability']} "
+                "that GO is the better call)",
             )
         cheapest = min(_allowed(pt), key=lambda o: (o.score, o.decision.strictness))
         if cheapest.decision is not Decision.GO:
