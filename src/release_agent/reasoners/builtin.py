@@ -175,12 +175,18 @@ class BuiltinReasoner:
         risk = now.risk
         drivers = risk_drivers(task)
         about = f" ({', '.join(drivers)})" if drivers else ""
-        estimate = (
-            f"failure risk now {_pct(risk.mean)}, {_pct(risk.decide)} at the decision bound, "
-            f"from {risk.evidence} past deploys of {task.context.service}"
-            if risk
-            else ""
-        )
+        estimate = ""
+        if risk:
+            bound = (
+                ""
+                if abs(risk.decide - risk.mean) < 5e-4
+                else f", {_pct(risk.decide)} at the decision quantile"
+            )
+            estimate = (
+                f"failure risk now {_pct(risk.mean)} (10-90%: {_pct(risk.low)}-"
+                f"{_pct(risk.high)}){bound}, from {risk.evidence} past deploys of "
+                f"{task.context.service}"
+            )
         if task.guardrails.forbid_go:
             lead = "GO is forbidden: " + "; ".join(task.guardrails.reasons) + ". "
         else:
@@ -202,7 +208,7 @@ class BuiltinReasoner:
             later = chosen.risk
             return (
                 f"{lead}DELAY to {_when(chosen)}: {estimate}{about}; then "
-                f"{_pct(later.decide) if later else '?'} at the bound. Expected cost "
+                f"{_pct(later.decide) if later else '?'}. Expected cost "
                 f"{chosen.expected_cost:.2f} with {chosen.hours_waited:.0f} h of waiting, "
                 f"against {now.expected_cost:.2f} now and {task.no_go.expected_cost:.2f} "
                 "for NO_GO."
