@@ -6,22 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..conditions import BOOL_ATTRIBUTES, KNOWN_ATTRIBUTES
 from ..models import Decision
 from ..reasoners.base import EpisodeSummary
 from ..stages.memory import narrative
 
-ATTRIBUTES = (
-    "service",
-    "env",
-    "feature_risk",
-    "service_criticality",
-    "day_of_week",
-    "hour_of_day",
-    "clash",
-    "weekend",
-    "friday_afternoon",
-    "out_of_hours",
-)
+ATTRIBUTES = KNOWN_ATTRIBUTES
 
 
 def attributes_of(row: sa.Row[Any]) -> dict[str, Any]:
@@ -30,11 +20,7 @@ def attributes_of(row: sa.Row[Any]) -> dict[str, Any]:
     for name in ATTRIBUTES:
         value = m[name]
         if value is not None:
-            out[name] = (
-                bool(value)
-                if name in ("clash", "weekend", "friday_afternoon", "out_of_hours")
-                else value
-            )
+            out[name] = bool(value) if name in BOOL_ATTRIBUTES else value
     return out
 
 

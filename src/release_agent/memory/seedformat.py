@@ -158,22 +158,8 @@ def _episode(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]
         "outcome_at": iso(stamp) if result else None,
         "reason": raw.get("reason") if isinstance(raw.get("reason"), str) else None,
         "record_json": json.dumps(dict(raw), sort_keys=True, default=str),
-        **{name: context.get(name) for name in _COLUMNS},
+        **{name: context.get(name) for name in KNOWN_ATTRIBUTES},
     }
-
-
-_COLUMNS = (
-    "service",
-    "env",
-    "feature_risk",
-    "service_criticality",
-    "day_of_week",
-    "hour_of_day",
-    "clash",
-    "weekend",
-    "friday_afternoon",
-    "out_of_hours",
-)
 
 
 def _heuristic(raw: Any, where: str) -> dict[str, Any]:

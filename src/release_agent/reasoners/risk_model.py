@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..conditions import canonical_key, matches
+from ..conditions import KNOWN_ATTRIBUTES, canonical_key, matches
 from ..models import DAYS
 from .base import RiskEstimate
 
@@ -61,18 +61,7 @@ FIXED_NAMES = (
 )
 
 # The attributes a cell of evidence is grouped by, in order.
-CELL_ATTRIBUTES = (
-    "service",
-    "env",
-    "feature_risk",
-    "service_criticality",
-    "day_of_week",
-    "hour_of_day",
-    "clash",
-    "weekend",
-    "friday_afternoon",
-    "out_of_hours",
-)
+CELL_ATTRIBUTES = KNOWN_ATTRIBUTES
 PRODUCTION = ("prod", "production")
 
 
