@@ -395,3 +395,18 @@ def test_builtin_reasoner_is_deterministic(store: Store) -> None:
     b = Agent(store).decide(get("friday-low").request)
     assert (a.decision, a.next_window, a.confidence) == (b.decision, b.next_window, b.confidence)
     assert BuiltinReasoner().name == "builtin"
+
+
+def test_a_failure_of_the_builtin_reasoner_is_a_fault_and_stores_nothing(store: Store) -> None:
+    from release_agent.errors import RuntimeFault
+
+    class Broken(BuiltinReasoner):
+        def plan(self, task: Any) -> Answer[Plan]:
+            raise ZeroDivisionError("a bug")
+
+    agent = Agent(store)
+    agent.builtin = Broken()
+    agent.reasoner = agent.builtin
+    with pytest.raises(RuntimeFault, match="built-in reasoner failed to plan"):
+        agent.decide(request())
+    assert store.count_decisions() == 0

@@ -118,7 +118,7 @@ def _column_condition(name: str, expected: Any) -> sa.ColumnElement[bool]:
 
 def where_clause(when: Mapping[str, Any]) -> sa.ColumnElement[bool]:
     """SQL for 'this deployed episode matches ``when``' (same semantics as conditions)."""
-    clauses = [schema.episodes.c.result.is_not(None)]
+    clauses: list[sa.ColumnElement[bool]] = [schema.episodes.c.result.is_not(None)]
     clauses += [_column_condition(name, expected) for name, expected in when.items()]
     return sa.and_(*clauses)
 

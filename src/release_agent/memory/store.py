@@ -337,15 +337,11 @@ class Store:
         return self.list_heuristics(HeuristicStatus.active)
 
     def insert_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> int:
-        values = heuristic_row(heuristic)
+        statement = schema.heuristics.insert().values(**heuristic_row(heuristic))
         if conn is not None:
-            return int(
-                conn.execute(schema.heuristics.insert().values(**values)).inserted_primary_key[0]
-            )
+            return _new_id(conn.execute(statement))
         with self.transaction() as tx:
-            return int(
-                tx.execute(schema.heuristics.insert().values(**values)).inserted_primary_key[0]
-            )
+            return _new_id(tx.execute(statement))
 
     def update_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> None:
         if heuristic.id is None:
@@ -387,6 +383,13 @@ class Store:
                 sa.select(r.c.params_json, r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
             ).first()
         return (row.params_json, int(row.outcomes_seen)) if row else None
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("the database did not return the new row's id")
+    return int(key[0])
 
 
 def _plain(value: Any) -> Any:

@@ -236,7 +236,7 @@ class RiskModel:
             service = cell.attributes.get("service")
             if service is not None:
                 by_service[str(service)] = by_service.get(str(service), 0) + cell.deployed
-        return cls(names, beta, cov, int(n.sum()), by_service, patterns)
+        return cls(names, beta, cov, int(n.sum()), by_service, [dict(p) for p in patterns])
 
     def estimate_many(
         self, contexts: Sequence[Mapping[str, Any]], quantile: float | None = None

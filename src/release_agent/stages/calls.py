@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..errors import ReasonerError
+from ..errors import ReasonerError, RuntimeFault
 from ..models import ReasonerCall
 from ..reasoners.base import Answer, Reasoner
+
+T = TypeVar("T")
 
 
 def invoke(
@@ -45,6 +47,16 @@ def invoke(
         error=f"{error.kind}: {error}" if error else None,
     )
     return (answer.value if answer is not None else None), call, error
+
+
+def builtin(reasoner: Reasoner, task_name: str, task: Any, kind: type[T]) -> tuple[T, ReasonerCall]:
+    """Run the built-in reasoner, the fallback of every other: it has no fallback of its
+    own, so its failure is a fault of release-agent (RuntimeFault, exit 1), never a
+    decision."""
+    value, call, error = invoke(reasoner, task_name, task)
+    if error is not None or not isinstance(value, kind):
+        raise RuntimeFault(f"the built-in reasoner failed to {task_name}: {error}")
+    return value, call
 
 
 def with_fallback(call: ReasonerCall, fallback: str) -> ReasonerCall:

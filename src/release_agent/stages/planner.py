@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..models import Decision, Plan, ReasonerCall
 from ..reasoners.base import PlanTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
+from .calls import builtin as builtin_call
 from .calls import invoke, with_fallback
 from .guardrails import clamp
 
@@ -87,14 +88,14 @@ def propose(
     """The plan for ``task``. With the guardrails forbidding GO, only the built-in
     reasoner is asked: no LLM call is spent on a question whose answer is fixed."""
     if reasoner.name == builtin.name or task.guardrails.forbid_go:
-        value, call, _ = invoke(builtin, "plan", task)
-        plan, notes = finalize(value, task)
+        own, call = builtin_call(builtin, "plan", task, Plan)
+        plan, notes = finalize(own, task)
         return Planned(plan, [call], notes)
     value, call, error = invoke(reasoner, "plan", task)
     if error is None and isinstance(value, Plan):
         plan, notes = finalize(value, task)
         return Planned(plan, [call], notes)
-    fallback, fallback_call, _ = invoke(builtin, "plan", task)
+    fallback, fallback_call = builtin_call(builtin, "plan", task, Plan)
     fallback, _ = finalize(fallback, task)
     failure = f"{reasoner.name} failed to plan ({call.error or 'no answer'})"
     if on_failure == "builtin":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..models import ReasonerCall, Review
 from ..reasoners.base import Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
+from .calls import builtin as builtin_call
 from .calls import invoke, with_fallback
 
 
@@ -17,5 +18,5 @@ def review(
     value, call, error = invoke(reasoner, "review", task)
     if error is None and isinstance(value, Review):
         return value, [call]
-    fallback, fallback_call, _ = invoke(builtin, "review", task)
+    fallback, fallback_call = builtin_call(builtin, "review", task, Review)
     return fallback, [with_fallback(call, "builtin"), fallback_call]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..models import Confirmation, ReasonerCall
 from ..reasoners.base import ConfirmTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
+from .calls import builtin as builtin_call
 from .calls import invoke, with_fallback
 
 
@@ -19,7 +20,7 @@ def confirm(
     if error is None and isinstance(value, Confirmation):
         return value, [call]
     if on_failure == "builtin" and reasoner.name != builtin.name:
-        fallback, fallback_call, _ = invoke(builtin, "confirm", task)
+        fallback, fallback_call = builtin_call(builtin, "confirm", task, Confirmation)
         return fallback, [with_fallback(call, "builtin"), fallback_call]
     failed = Confirmation(
         confirmed=False,

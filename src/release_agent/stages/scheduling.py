@@ -82,7 +82,9 @@ def options(
     estimates = model.estimate_many(attributes, settings.risk_quantile)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
-    spread = model.difference_noise(attributes[0], attributes[1:]) if times else []
+    spread: Sequence[float] = (
+        model.difference_noise(attributes[0], attributes[1:]).tolist() if times else []
+    )
     now_p = estimates[0].mean
     windows = tuple(
         Option(
