@@ -262,6 +262,14 @@ def test_demo_runs_the_five_scenarios_without_touching_the_users_memory(db: str)
     assert default.count_decisions(source=None) == 0
 
 
+def test_demo_never_writes_to_the_memory_named_by_the_environment(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASE_AGENT_DB", db)
+    assert invoke("demo", "--json").exit_code == 0
+    assert count(db) == 0
+
+
 def test_scenarios_and_run(db: str) -> None:
     listed = json.loads(invoke("scenarios", "--json").output)
     assert [s["id"] for s in listed][:2] == ["monday-low", "tuesday-low"]

@@ -153,7 +153,11 @@ def scenarios(as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of decision records.")
-@db_option
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Keep the demo's decisions in this database (RELEASE_AGENT_DB is not read).",
+)
 @policy_option
 @reasoner_options
 def demo(
