@@ -92,7 +92,8 @@ class HeuristicStatus(StrEnum):
 
 
 PRODUCTION_ENVS = frozenset({"prod", "production"})
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,99}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,99}$")
+"""What a service or environment name may look like."""
 MAX_NOTES = 4000
 
 
@@ -115,7 +116,7 @@ class ReleaseRequest(_Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         value = value.strip()
-        if not _NAME.match(value):
+        if not NAME_PATTERN.match(value):
             raise ValueError(
                 "must be 1-100 characters of letters, digits, '.', '_', '-', '/' or space, "
                 "starting with a letter or digit"
@@ -140,7 +141,7 @@ class ReleaseRequest(_Strict):
         cleaned = []
         for value in values:
             value = value.strip()
-            if not _NAME.match(value):
+            if not NAME_PATTERN.match(value):
                 raise ValueError(f"clash {value!r} is not a service name")
             cleaned.append(value)
         return cleaned

@@ -48,7 +48,7 @@ import numpy as np
 
 from ..conditions import describe, matches, normalize
 from ..errors import InvalidInput
-from ..models import _NAME, DAYS, Level
+from ..models import DAYS, NAME_PATTERN, Level
 from ..policy import Costs
 
 LEVELS: tuple[Level, ...] = tuple(Level)
@@ -229,7 +229,7 @@ def _services(value: Any) -> tuple[Service, ...]:
             if key not in entry:
                 raise InvalidInput("is required", field=f"{where}.{key}")
         name = entry["name"]
-        if not isinstance(name, str) or not _NAME.match(name.strip()):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name.strip()):
             raise InvalidInput(
                 f"{name!r} is not a service name (letters, digits, '.', '_', '-', '/')",
                 field=f"{where}.name",
