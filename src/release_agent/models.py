@@ -7,7 +7,7 @@ Field names follow the seed's memory format (``feature_risk``, ``service_critica
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -92,9 +92,19 @@ class HeuristicStatus(StrEnum):
 
 
 PRODUCTION_ENVS = frozenset({"prod", "production"})
+
+
+def canonical_env(env: str) -> str:
+    """One name per environment for matching: ``production`` and ``prod`` are the same."""
+    env = env.strip().lower()
+    return "prod" if env in PRODUCTION_ENVS else env
+
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,99}$")
 """What a service or environment name may look like."""
 MAX_NOTES = 4000
+MAX_CLASHES = 20
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 class _Strict(BaseModel):
@@ -131,13 +141,20 @@ class ReleaseRequest(_Strict):
     @field_validator("at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
+        offset = value.utcoffset() if value.tzinfo is not None else None
+        if offset is None:
             raise ValueError("must carry a UTC offset, e.g. 2026-11-27T16:00:00+01:00")
-        return value
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValueError(f"must be a time from {MIN_YEAR} to {MAX_YEAR}")
+        # A fixed offset: windows are whole hours of the release's own clock, with no
+        # wall-clock jumps when a named zone changes its offset.
+        return value.astimezone(timezone(offset))
 
     @field_validator("clashes")
     @classmethod
     def _clashes(cls, values: list[str]) -> list[str]:
+        if len(values) > MAX_CLASHES:
+            raise ValueError(f"at most {MAX_CLASHES} clashing services")
         cleaned = []
         for value in values:
             value = value.strip()

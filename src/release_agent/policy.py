@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from .errors import PolicyError
-from .models import DAYS, Level
+from .models import DAYS, Level, canonical_env
 
 WEEK_MINUTES = 7 * 24 * 60
 
@@ -104,7 +104,9 @@ class Freeze:
     """Occurrences as (start minute of the week, duration in minutes), local time."""
 
     def applies_to(self, env: str) -> bool:
-        return self.envs is None or env.lower() in self.envs
+        """True for every environment when none are listed; ``prod`` and ``production``
+        name the same environment."""
+        return self.envs is None or canonical_env(env) in self.envs
 
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The occurrence of this freeze that contains ``moment``, or None."""
@@ -235,7 +237,7 @@ def _envs(entry: Mapping[str, Any], where: str) -> frozenset[str] | None:
     envs = entry["envs"]
     if not isinstance(envs, list) or not all(isinstance(e, str) and e for e in envs):
         raise PolicyError("must be a list of environment names", field=f"{where}.envs")
-    return frozenset(e.lower() for e in envs)
+    return frozenset(canonical_env(e) for e in envs)
 
 
 def _name(entry: Mapping[str, Any], where: str) -> str:

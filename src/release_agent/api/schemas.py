@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..models import MAX_NOTES, Level, ReleaseRequest, Result, parse_request
 
@@ -40,11 +40,19 @@ class DecisionBody(BaseModel):
     clashes: list[str] = Field(default_factory=list, description="services releasing at once")
     notes: str | None = Field(default=None, description="free text, treated as data")
 
+    @field_validator("at", mode="before")
+    @classmethod
+    def _text_only(cls, value: object) -> object:
+        # JSON numbers would otherwise be read as Unix timestamps
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an ISO 8601 string with a UTC offset")
+        return value
+
     def to_request(self) -> ReleaseRequest:
         """The domain request. Raises InvalidInput naming the field (e.g. ``at`` without
         an offset)."""
         data = self.model_dump(exclude={"at"})
-        data["at"] = self.at if self.at is not None else datetime.now(UTC)
+        data["at"] = self.at if self.at is not None else datetime.now().astimezone()
         return parse_request(data)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -31,7 +31,7 @@ LEVELS = [level.value for level in Level]
 def parse_at(text: str | None) -> datetime:
     """An ISO 8601 time with a UTC offset; now when absent. InvalidInput otherwise."""
     if text is None:
-        return datetime.now(UTC)
+        return datetime.now().astimezone()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -9,7 +9,8 @@ v1 definition here before changing ``schema``.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -17,6 +18,18 @@ import sqlalchemy as sa
 from . import schema
 
 Migration = Callable[[sa.Connection], None]
+WRITE = "release_agent_write"
+"""Execution option marking a transaction that will write (SQLite: BEGIN IMMEDIATE)."""
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that takes the write lock when it starts, so that it waits for
+    another writer (busy_timeout) instead of failing when its read turns into a write."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            yield conn
 
 
 def m001_initial(conn: sa.Connection) -> None:
@@ -42,7 +55,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 
 
 def applied_versions(engine: sa.Engine) -> set[int]:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         schema.schema_migrations.create(conn, checkfirst=True)
         rows = conn.execute(sa.select(schema.schema_migrations.c.version)).scalars()
         return set(rows)
@@ -55,7 +68,7 @@ def migrate(engine: sa.Engine) -> list[int]:
     for version, name, function in MIGRATIONS:
         if version in done:
             continue
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             function(conn)
             conn.execute(
                 schema.schema_migrations.insert().values(

@@ -40,7 +40,16 @@ from ..errors import ImportFormatError, InvalidInput
 from ..heuristics.evidence import Baseline
 from ..heuristics.mining import where_clause
 from ..heuristics.validation import canonical_when, merge_key, validate
-from ..models import Day, Decision, Heuristic, HeuristicStatus, Provenance, Result
+from ..models import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Day,
+    Decision,
+    Heuristic,
+    HeuristicStatus,
+    Provenance,
+    Result,
+)
 from ..policy import DecisionSettings
 from . import schema
 from .episodes import episode_json
@@ -142,12 +151,23 @@ def _episode(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]
         raise _fail(f"{where}.timestamp", f"{raw['timestamp']!r} is not an ISO 8601 time") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
+    if not MIN_YEAR <= stamp.year <= MAX_YEAR:
+        raise _fail(f"{where}.timestamp", f"must be a time from {MIN_YEAR} to {MAX_YEAR}")
+    deploy_at = raw.get("deploy_at")
+    if deploy_at is not None:
+        try:
+            deployed = datetime.fromisoformat(str(deploy_at))
+        except ValueError:
+            raise _fail(f"{where}.deploy_at", f"{deploy_at!r} is not an ISO 8601 time") from None
+        if deployed.tzinfo is None or not MIN_YEAR <= deployed.year <= MAX_YEAR:
+            raise _fail(f"{where}.deploy_at", "must be a time with a UTC offset, 2000 to 2100")
     release_id = raw.get("release_id")
     if release_id is not None and (not isinstance(release_id, str) or not release_id.strip()):
         raise _fail(f"{where}.release_id", "must be a non-empty string")
     return {
         "release_id": release_id,
         "created_at": iso(stamp),
+        "deploy_at": iso(deployed) if deploy_at is not None else None,
         "source": "imported",
         "decision": _DECISIONS[decision_text].value,
         "result": result.value if result else None,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import Conflict, InvalidInput, NotFound, StoreError
 from ..models import (
+    MAX_NOTES,
     Context,
     Decision,
     DecisionRecord,
@@ -30,7 +31,7 @@ from ..models import (
     Result,
 )
 from . import schema
-from .migrations import migrate
+from .migrations import WRITE, migrate, writing
 
 FAILED_RESULTS = tuple(r.value for r in Result if r.failed)
 
@@ -72,7 +73,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 class Store:
@@ -131,7 +132,7 @@ class Store:
     def transaction(self) -> Iterator[sa.Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 yield conn
         except SQLAlchemyError as error:
             raise StoreError(f"database write failed: {error}") from error
@@ -218,17 +219,21 @@ class Store:
         and ``replace`` is false.
         """
         e = schema.episodes
+        if notes is not None and len(notes) > MAX_NOTES:
+            raise InvalidInput(f"must be at most {MAX_NOTES} characters", field="notes")
         outcome = OutcomeRecord(result=result, notes=notes, recorded_at=at or datetime.now(UTC))
         with self.transaction() as conn:
             row = conn.execute(
-                sa.select(e.c.id, e.c.result).where(e.c.release_id == release_id)
+                sa.select(e.c.id, e.c.result, e.c.source).where(e.c.release_id == release_id)
             ).first()
-            if row is None:
+            if row is None or row.source != "agent":
+                # imported episodes come with the outcome their file gave them
                 raise NotFound(f"no decision with id {release_id!r}", field="release_id")
             if row.result is not None and not replace:
                 raise Conflict(
                     f"decision {release_id} already has outcome {row.result}; "
-                    "replace it explicitly to overwrite it",
+                    "replace it explicitly to overwrite it (--replace on the command line, "
+                    '"replace": true in the API)',
                     field="result",
                 )
             conn.execute(

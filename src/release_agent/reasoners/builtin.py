@@ -30,6 +30,7 @@ TIME_ATTRIBUTES = frozenset(
     {"day_of_week", "hour_of_day", "weekend", "friday_afternoon", "out_of_hours", "clash"}
 )
 _USAGE = Usage(model=None)
+MAX_REASON = 2000
 STREAK_FAILURES = 2
 STREAK_SURPRISE = 0.05
 """A service's failures in the last 24 hours stop the reflection from confirming when
@@ -156,7 +157,7 @@ class BuiltinReasoner:
             confidence = round(1 - explored.probability, 2)
         plan = Plan(
             decision=chosen.decision,
-            reason=reason,
+            reason=reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…",
             confidence=confidence,
             next_window=chosen.at if chosen.decision is Decision.DELAY else None,
             followed_heuristics=followed,

@@ -19,10 +19,11 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
+from datetime import UTC
 from statistics import NormalDist
 from typing import Any
 
-from ..models import Decision, Level, ReleaseRequest
+from ..models import Decision, Level, ReleaseRequest, canonical_env
 from .base import Option, PlanTask
 
 MIN_DOUBT = 0.2
@@ -46,9 +47,22 @@ class Exploration:
 
 
 def seed_of(request: ReleaseRequest) -> int:
-    """A stable seed for a request: the same request gets the same draw."""
-    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-    return int(digest[:16], 16)
+    """A stable seed for a request: the same release in the same hour gets the same draw.
+
+    Only what the decision rests on goes in — never the notes, which are untrusted text,
+    and not the minutes, so asking again within the hour gives the same answer."""
+    hour = request.at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    key = "|".join(
+        (
+            request.service,
+            canonical_env(request.env),
+            request.feature_risk.value,
+            request.service_criticality.value,
+            hour.isoformat(),
+            "clash" if request.clashes else "-",
+        )
+    )
+    return int(hashlib.sha256(key.encode()).hexdigest()[:16], 16)
 
 
 def _logit(p: float) -> float:

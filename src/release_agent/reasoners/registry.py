@@ -27,6 +27,7 @@ naming the variable to set; there is never a silent fallback to another reasoner
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -85,8 +86,8 @@ def _number(
         except ValueError:
             kind = "a whole number" if integer else "a number of seconds"
             raise InvalidInput(f"{text!r} is not {kind}", field=field) from None
-    if value < 0 or (positive and value == 0) or value != value:
-        bound = "greater than 0" if positive else "0 or more"
+    if value < 0 or (positive and value == 0) or not math.isfinite(value):
+        bound = "a finite number greater than 0" if positive else "a finite number, 0 or more"
         raise InvalidInput(f"{value} is out of range; must be {bound}", field=field)
     return value
 

@@ -44,7 +44,7 @@ def invoke(
         input_tokens=usage.input_tokens if usage else None,
         output_tokens=usage.output_tokens if usage else None,
         ok=error is None,
-        error=f"{error.kind}: {error}" if error else None,
+        error=clip(f"{error.kind}: {error}") if error else None,
     )
     return (answer.value if answer is not None else None), call, error
 
@@ -57,6 +57,14 @@ def builtin(reasoner: Reasoner, task_name: str, task: Any, kind: type[T]) -> tup
     if error is not None or not isinstance(value, kind):
         raise RuntimeFault(f"the built-in reasoner failed to {task_name}: {error}")
     return value, call
+
+
+ERROR_CHARS = 300
+
+
+def clip(text: str, limit: int = ERROR_CHARS) -> str:
+    """At most ``limit`` characters: a reasoner's error may quote its whole answer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def with_fallback(call: ReasonerCall, fallback: str) -> ReasonerCall:

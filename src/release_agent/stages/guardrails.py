@@ -22,8 +22,11 @@ def check(context: Context, policy: Policy) -> Guardrails:
         f"freeze '{freeze.name}' covers {context.env} until {end.isoformat()}"
         for freeze, end in hits
     )
+    open_at = policy.next_open(context.at, context.env)
     return Guardrails(
-        forbid_go=True, reasons=reasons, open_at=policy.next_open(context.at, context.env)
+        forbid_go=True,
+        reasons=reasons,
+        open_at=open_at.astimezone(context.at.tzinfo) if open_at else None,
     )
 
 
