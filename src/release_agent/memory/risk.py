@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..heuristics.evidence import counted
 from ..models import Decision
 from ..reasoners.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
 from .store import Store
 
 
-def fit(store: Store, warm: RiskModel | None = None) -> RiskModel:
-    """Fit the model to every recorded outcome and store it. The conditions of active
+def fit(
+    store: Store, warm: RiskModel | None = None, cells: Iterable[Cell] | None = None
+) -> RiskModel:
+    """Fit the model to every recorded outcome and store it. ``cells`` are those outcomes
+    already grouped (learning has read them), to spare a second scan. The conditions of active
     cautionary heuristics judged by their evidence enter the model as effects of their own."""
     seen = store.count_outcomes()
-    cells = [Cell(a, n, f) for a, n, f in store.outcome_cells(CELL_ATTRIBUTES)]
+    if cells is None:
+        cells = [Cell(a, n, f) for a, n, f in store.outcome_cells(CELL_ATTRIBUTES)]
     # Exactly the heuristics the planner treats as "priced in" (evidence.counted).
     patterns = [
         h.when

@@ -284,7 +284,7 @@ def learn(
 
     # The risk model takes the active mined patterns as effects of its own, so it is
     # refitted after the heuristics are written.
-    model = risk.fit(store, warm=warm)
+    model = risk.fit(store, warm=warm, cells=cells.risk_cells())
     return report, model
 
 
