@@ -602,13 +602,6 @@ def test_a_freeze_of_another_environment_forbids_nothing() -> None:
     assert rails.forbid_go is False
 
 
-def test_window_allowed_follows_the_freezes() -> None:
-    p = policy(WEEKEND)
-
-    assert guardrails.window_allowed(at("2026-11-25T12:00+01:00"), "prod", p) is True
-    assert guardrails.window_allowed(at("2026-11-28T12:00+01:00"), "prod", p) is False
-
-
 @given(st.sampled_from(list(Decision)), st.booleans())
 def test_clamp_never_loosens(decision: Decision, forbid_go: bool) -> None:
     rails = Guardrails(forbid_go=forbid_go)

@@ -171,10 +171,8 @@ def run(
                 context_stage.evaluate(request, settings, at=moment, clashes=clashes), policy
             )
         )
-        options = scheduling.options(
-            request, moment, clashes, policy, evidence.model, evidence.heuristics, slot_guard
-        )
-        best = min(options.windows, key=lambda o: o.expected_cost, default=None)
+        options = scheduling.options(request, moment, clashes, policy, evidence.model, slot_guard)
+        best = min(options.windows, key=lambda o: o.score, default=None)
         trace.add(
             "scheduling",
             f"GO now {options.go_now.expected_cost:.2f}, best window "

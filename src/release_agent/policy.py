@@ -443,7 +443,3 @@ def _settings(table: Any) -> DecisionSettings:
             )
         ),
     )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

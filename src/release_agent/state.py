@@ -48,10 +48,10 @@ class ReleaseStateMachine:
     )
 
     def move(self, target: ReleaseState, action: str) -> None:
-        terminal = self.state in (ReleaseState.DONE, ReleaseState.ABORTED)
-        if target is ReleaseState.ABORTED and not terminal:
-            pass
-        elif target not in _NEXT[self.state]:
+        """Go to ``target`` (any unfinished release may be ABORTED); raises
+        InvalidTransition for an edge that does not exist."""
+        aborting = target is ReleaseState.ABORTED and not self.finished
+        if not aborting and target not in _NEXT[self.state]:
             raise InvalidTransition(f"{self.state} -> {target} is not allowed")
         self.state = target
         self.history.append((target, action))

@@ -19,9 +19,7 @@ while fewer than 3 deploys back it (the seed's rule).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from statistics import NormalDist
 
 from scipy.stats import beta
 
@@ -140,27 +138,7 @@ def stated_confidence(claimed: float, support: int) -> float:
     return claimed
 
 
-def wilson_bounds(failures: int, deployed: int, z: float) -> tuple[float, float]:
-    """Wilson score interval for a failure rate; (0, 1) without data."""
-    if deployed <= 0:
-        return 0.0, 1.0
-    p = failures / deployed
-    denom = 1 + z * z / deployed
-    center = (p + z * z / (2 * deployed)) / denom
-    half = z * math.sqrt(p * (1 - p) / deployed + z * z / (4 * deployed * deployed)) / denom
-    return max(0.0, center - half), min(1.0, center + half)
-
-
 def counted(h: Heuristic) -> bool:
     """True when the heuristic is judged by outcome counts recomputed from memory (so the
     planner prices its evidence in rather than following it blindly)."""
     return judged_by_evidence(h.provenance, h.failures + h.successes)
-
-
-def failure_risk(h: Heuristic, quantile: float) -> float | None:
-    """The ``quantile`` bound of the failure rate of the deploys a cautionary heuristic
-    covers, from its own counts; None for GO heuristics and heuristics without counts."""
-    if h.recommendation is Decision.GO or not counted(h):
-        return None
-    z = NormalDist().inv_cdf(quantile)
-    return wilson_bounds(h.failures, h.failures + h.successes, z)[1]

@@ -33,8 +33,6 @@ from ..models import (
 from . import schema
 from .migrations import WRITE, migrate, writing
 
-FAILED_RESULTS = tuple(r.value for r in Result if r.failed)
-
 
 def default_url() -> str:
     """``RELEASE_AGENT_DB``, else an SQLite file in the user's data directory."""

@@ -26,9 +26,6 @@ from .base import (
 )
 from .exploration import explore
 
-TIME_ATTRIBUTES = frozenset(
-    {"day_of_week", "hour_of_day", "weekend", "friday_afternoon", "out_of_hours", "clash"}
-)
 _USAGE = Usage(model=None)
 MAX_REASON = 2000
 STREAK_FAILURES = 2

@@ -291,15 +291,6 @@ class RiskModel:
         prior = (d * d) @ self._prior_var
         return np.sqrt(np.clip(np.minimum(posterior, prior - posterior), 0.0, None))
 
-    def estimate(
-        self, attributes: Mapping[str, Any], quantile: float | None = None
-    ) -> RiskEstimate:
-        return self.estimate_many([attributes], quantile)[0]
-
-    def effects(self) -> dict[str, float]:
-        """Fitted effects as failure-odds multipliers, for display."""
-        return {n: round(math.exp(float(b)), 3) for n, b in zip(self.names, self.mean, strict=True)}
-
     def to_json(self) -> str:
         return json.dumps(
             {

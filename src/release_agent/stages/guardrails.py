@@ -6,8 +6,6 @@ Inside a freeze the decision is never GO. Nothing downstream can loosen a guardr
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..models import Context, Decision
 from ..policy import Policy
 from ..reasoners.base import Guardrails
@@ -33,7 +31,3 @@ def check(context: Context, policy: Policy) -> Guardrails:
 def clamp(decision: Decision, guardrails: Guardrails) -> Decision:
     """The proposal, made at least as strict as the guardrails require."""
     return Decision.strictest(decision, guardrails.ceiling)
-
-
-def window_allowed(moment: datetime, env: str, policy: Policy) -> bool:
-    return not policy.active_freezes(moment, env)

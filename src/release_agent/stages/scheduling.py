@@ -3,10 +3,9 @@
 For the moment considered it prices three kinds of action under the team's costs
 (:class:`release_agent.policy.Costs`): GO now, DELAY to each whole hour within the
 horizon that no freeze covers, and NO_GO. A window is evaluated without the clashes of
-the requested time (they name deploys at that time) and with the heuristics that match
-it, so a DELAY lands outside freezes, clashes and risky hours. The evidence of mined
-heuristics reaches the estimates through the risk model, where their patterns are
-effects of their own.
+the requested time (they name deploys at that time), so a DELAY lands outside freezes,
+clashes and risky hours. The evidence of mined heuristics reaches the estimates through
+the risk model, where their patterns are effects of their own.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..models import Context, Decision, Heuristic, ReleaseRequest
+from ..models import Context, Decision, ReleaseRequest
 from ..policy import Policy
 from ..reasoners.base import Guardrails, Option
 from ..reasoners.risk_model import RiskModel
@@ -70,7 +69,6 @@ def options(
     clashes: list[str],
     policy: Policy,
     model: RiskModel,
-    heuristics: Sequence[Heuristic],
     guardrails: Guardrails,
 ) -> Options:
     settings, costs = policy.settings, policy.costs
