@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from release_agent.agent import Agent
+from release_agent.domain.models import Decision, Level, ReleaseRequest, Result
 from release_agent.memory.store import Store
-from release_agent.models import Decision, Level, ReleaseRequest, Result
 
 SERVICES = (("payments", Level.HIGH), ("search", Level.MEDIUM), ("blog", Level.LOW))
 START = datetime.fromisoformat("2026-01-05T00:00:00+01:00")

@@ -26,14 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from release_agent.stats import mining
+
 import factories
-from release_agent.conditions import describe
-from release_agent.heuristics import mining
+from release_agent.domain.conditions import describe
+from release_agent.domain.models import HeuristicStatus
+from release_agent.domain.policy import Policy
+from release_agent.learn.loop import learn
 from release_agent.memory.store import Store
-from release_agent.models import HeuristicStatus
-from release_agent.policy import Policy
 from release_agent.reasoners.builtin import BuiltinReasoner
-from release_agent.stages.extraction import learn
 
 PLANTED = factories.Planted({"service": "payments", "friday_afternoon": True}, 0.40)
 

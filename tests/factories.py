@@ -4,7 +4,7 @@ A history is drawn from a small world: services, environments, feature risk,
 criticality, a uniformly random hour of the week and a clash rate. Every deployed
 episode fails with ``base_rate``, or with the rate of the first planted pattern whose
 ``when`` matches it. The derived flags (weekend, Friday afternoon, out of hours) follow
-:mod:`release_agent.stages.context` with the default settings, so stored episodes look
+:mod:`release_agent.decide.context` with the default settings, so stored episodes look
 exactly like the ones the agent writes. Some episodes are NO_GO (never deployed, no
 outcome) and some GO are still pending: neither is evidence.
 
@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from release_agent.conditions import matches
+from release_agent.domain.conditions import matches
+from release_agent.domain.models import DAYS, Level, Result
 from release_agent.memory import schema
 from release_agent.memory.episodes import attributes_of
 from release_agent.memory.store import Store
-from release_agent.models import DAYS, Level, Result
 
 LEVELS = tuple(level.value for level in Level)
 CHUNK = 50_000

@@ -24,10 +24,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from release_agent.models import Context, Decision, Heuristic, Level
-from release_agent.policy import Costs, DecisionSettings
+from release_agent.decide.context import evaluate
+from release_agent.domain.models import Context, Decision, Heuristic, Level
+from release_agent.domain.policy import Costs, DecisionSettings
 from release_agent.reasoners.base import Guardrails, Option, PlanTask, RiskEstimate
-from release_agent.stages.context import evaluate
 
 GEMINI_PATH = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
 OPENAI_PATH = "/v1/chat/completions"
@@ -238,7 +238,7 @@ def plan_task(
     windows: int = 3,
 ) -> PlanTask:
     """A small, realistic PlanTask for unit tests of the reasoners."""
-    from release_agent.models import ReleaseRequest
+    from release_agent.domain.models import ReleaseRequest
 
     request = ReleaseRequest(
         service="payments",

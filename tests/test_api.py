@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 
 from release_agent.api import TOKEN_ENV, check_bind, create_app, is_loopback
 from release_agent.cli.serve import serve
-from release_agent.errors import InvalidInput
+from release_agent.domain.errors import InvalidInput
+from release_agent.domain.models import DecisionRecord, Heuristic, Provenance
+from release_agent.domain.scenarios import SCENARIOS
 from release_agent.memory.store import Store
-from release_agent.models import DecisionRecord, Heuristic, Provenance
-from release_agent.scenarios import SCENARIOS
 
 LEVELS = ["LOW", "MEDIUM", "HIGH"]
 RESULTS = ["success", "degraded", "rolled_back", "incident"]

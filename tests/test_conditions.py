@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from release_agent.conditions import (
+from release_agent.decide.context import evaluate
+from release_agent.domain.conditions import (
     BOOL_ATTRIBUTES,
     KNOWN_ATTRIBUTES,
     canonical_key,
@@ -17,10 +18,9 @@ from release_agent.conditions import (
     matches,
     normalize,
 )
-from release_agent.errors import InvalidInput
-from release_agent.models import Context, ReleaseRequest
-from release_agent.policy import DecisionSettings
-from release_agent.stages.context import evaluate
+from release_agent.domain.errors import InvalidInput
+from release_agent.domain.models import Context, ReleaseRequest
+from release_agent.domain.policy import DecisionSettings
 
 DAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from release_agent.models import Day, Level, ReleaseRequest
-from release_agent.policy import DecisionSettings
-from release_agent.stages.context import evaluate
-from release_agent.state import InvalidTransition, ReleaseState, ReleaseStateMachine
+from release_agent.decide.context import evaluate
+from release_agent.domain.models import Day, Level, ReleaseRequest
+from release_agent.domain.policy import DecisionSettings
+from release_agent.domain.state import InvalidTransition, ReleaseState, ReleaseStateMachine
 
 SETTINGS = DecisionSettings()
 

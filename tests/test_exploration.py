@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from release_agent.agent import Agent
+from release_agent.domain.models import Decision, Level, ReleaseRequest
+from release_agent.domain.policy import Costs, DecisionSettings, Policy
 from release_agent.memory.store import Store
-from release_agent.models import Decision, Level, ReleaseRequest
-from release_agent.policy import Costs, DecisionSettings, Policy
 from release_agent.reasoners import exploration
 
 # A failure of a HIGH criticality service costs so much that the prior alone makes

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from factories import Planted, World, direct_count, generate, insert, only, populate
 from release_agent.agent import Agent
-from release_agent.memory.store import Store
-from release_agent.models import (
+from release_agent.domain.models import (
     Confirmation,
     Decision,
     Heuristic,
@@ -20,6 +19,7 @@ from release_agent.models import (
     Provenance,
     Review,
 )
+from release_agent.memory.store import Store
 from release_agent.reasoners.base import (
     Answer,
     ConfirmTask,

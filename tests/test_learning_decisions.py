@@ -7,8 +7,7 @@ from datetime import datetime
 
 from factories import Planted, World, populate
 from release_agent.agent import Agent
-from release_agent.memory.store import Store
-from release_agent.models import (
+from release_agent.domain.models import (
     Confirmation,
     Decision,
     Plan,
@@ -16,7 +15,8 @@ from release_agent.models import (
     Result,
     Review,
 )
-from release_agent.policy import Costs, Policy
+from release_agent.domain.policy import Costs, Policy
+from release_agent.memory.store import Store
 from release_agent.reasoners.base import (
     Answer,
     ConfirmTask,

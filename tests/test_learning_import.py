@@ -10,10 +10,10 @@ import pytest
 
 from factories import direct_count
 from release_agent.agent import Agent
-from release_agent.heuristics.validation import canonical_when, merge_key
+from release_agent.domain.models import Decision, HeuristicStatus, Provenance
 from release_agent.memory.seedformat import import_memory, load_file
 from release_agent.memory.store import Store
-from release_agent.models import Decision, HeuristicStatus, Provenance
+from release_agent.stats.validation import canonical_when, merge_key
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "memory.json"
 pytestmark = pytest.mark.skipif(not SEED.exists(), reason="the seed's memory file is absent")

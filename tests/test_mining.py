@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from release_agent.stats import mining
 
 from factories import Planted, World, direct_count, generate, populate
-from release_agent.heuristics import mining
+from release_agent.domain.models import Decision
+from release_agent.domain.policy import Costs
 from release_agent.memory.store import Store
-from release_agent.models import Decision
-from release_agent.policy import Costs
 from release_agent.reasoners.base import ExtractTask, PatternStat
 
 PAYMENTS_FRIDAY = {"friday_afternoon": True, "service": "payments"}

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from release_agent.errors import InvalidInput, UserError
-from release_agent.models import (
+from release_agent.domain.errors import InvalidInput, UserError
+from release_agent.domain.models import (
     MAX_NOTES,
     Day,
     Decision,

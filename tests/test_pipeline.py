@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release_agent.agent import Agent
-from release_agent.errors import ReasonerError
-from release_agent.memory.store import Store
-from release_agent.models import (
+from release_agent.domain.errors import ReasonerError
+from release_agent.domain.models import (
     Confirmation,
     Decision,
     Level,
@@ -24,10 +23,11 @@ from release_agent.models import (
     Review,
     SuggestedAction,
 )
-from release_agent.policy import DecisionSettings, Policy, parse_policy
+from release_agent.domain.policy import DecisionSettings, Policy, parse_policy
+from release_agent.domain.scenarios import SCENARIOS, get
+from release_agent.memory.store import Store
 from release_agent.reasoners.base import Answer, Usage
 from release_agent.reasoners.builtin import BuiltinReasoner
-from release_agent.scenarios import SCENARIOS, get
 
 BERLIN_FRIDAY_FREEZE = {
     "freeze": {
@@ -398,7 +398,7 @@ def test_builtin_reasoner_is_deterministic(store: Store) -> None:
 
 
 def test_a_failure_of_the_builtin_reasoner_is_a_fault_and_stores_nothing(store: Store) -> None:
-    from release_agent.errors import RuntimeFault
+    from release_agent.domain.errors import RuntimeFault
 
     class Broken(BuiltinReasoner):
         def plan(self, task: Any) -> Answer[Plan]:

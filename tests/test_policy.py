@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from release_agent.decide import guardrails
 
-from release_agent.errors import PolicyError
-from release_agent.models import Decision, Level, ReleaseRequest
-from release_agent.policy import (
+from release_agent.decide.context import evaluate
+from release_agent.domain.errors import PolicyError
+from release_agent.domain.models import Decision, Level, ReleaseRequest
+from release_agent.domain.policy import (
     Costs,
     DecisionSettings,
     Policy,
@@ -22,8 +24,6 @@ from release_agent.policy import (
     parse_policy,
 )
 from release_agent.reasoners.base import Guardrails
-from release_agent.stages import guardrails
-from release_agent.stages.context import evaluate
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -19,8 +19,7 @@ from pytest_httpserver import HTTPServer
 import llm_servers
 from llm_servers import FakeLLM, Raw, answers, error_body
 from release_agent.agent import Agent
-from release_agent.memory.store import Store
-from release_agent.models import (
+from release_agent.domain.models import (
     Decision,
     DecisionRecord,
     HeuristicStatus,
@@ -29,7 +28,8 @@ from release_agent.models import (
     ReleaseRequest,
     Result,
 )
-from release_agent.policy import Policy, parse_policy
+from release_agent.domain.policy import Policy, parse_policy
+from release_agent.memory.store import Store
 from release_agent.reasoners.gemini import GeminiReasoner
 from release_agent.reasoners.llm import LLMReasoner, LLMSettings
 from release_agent.reasoners.openai_compat import OpenAIReasoner

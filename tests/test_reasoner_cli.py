@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 import llm_servers
 from llm_servers import FakeLLM, Raw, answers, cheapest_option, error_body
 from release_agent.cli import main
-from release_agent.scenarios import SCENARIOS
+from release_agent.domain.scenarios import SCENARIOS
 
 threaded_server = llm_servers.threaded_server
 server = llm_servers.server

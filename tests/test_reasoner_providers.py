@@ -21,9 +21,9 @@ from llm_servers import (
     openai_answer,
     plan_task,
 )
-from release_agent.errors import ReasonerError
-from release_agent.models import Decision, Level, Plan, SuggestedAction
-from release_agent.policy import Costs
+from release_agent.domain.errors import ReasonerError
+from release_agent.domain.models import Decision, Level, Plan, SuggestedAction
+from release_agent.domain.policy import Costs
 from release_agent.reasoners.base import ConfirmTask, ExtractTask, PatternStat, ReviewTask
 from release_agent.reasoners.gemini import GeminiReasoner
 from release_agent.reasoners.llm import LLMReasoner, LLMSettings

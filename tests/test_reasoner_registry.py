@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from release_agent.errors import InvalidInput
+from release_agent.domain.errors import InvalidInput
 from release_agent.reasoners.builtin import BuiltinReasoner
 from release_agent.reasoners.gemini import GeminiReasoner
 from release_agent.reasoners.openai_compat import OpenAIReasoner

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from release_agent.agent import Agent
 from release_agent.cli import main
-from release_agent.errors import InvalidInput, NotFound
+from release_agent.domain.errors import InvalidInput, NotFound
+from release_agent.domain.models import Decision, Level, Plan, ReleaseRequest, Result, parse_request
+from release_agent.domain.policy import parse_policy
 from release_agent.memory.seedformat import export_memory, import_memory
 from release_agent.memory.store import Store
-from release_agent.models import Decision, Level, Plan, ReleaseRequest, Result, parse_request
-from release_agent.policy import parse_policy
 from release_agent.reasoners.base import Answer, Usage
 from release_agent.reasoners.registry import llm_settings
 
@@ -133,7 +133,7 @@ def test_times_at_the_edge_of_the_calendar_are_bad_input(tmp_path: Path, at: str
 
 
 def test_an_import_timestamp_at_the_edge_of_the_calendar_names_its_path(store: Store) -> None:
-    from release_agent.errors import ImportFormatError
+    from release_agent.domain.errors import ImportFormatError
 
     bad = [
         {
@@ -198,7 +198,7 @@ def test_concurrent_writers_wait_for_each_other(tmp_path: Path) -> None:
         from datetime import datetime, timedelta
         from release_agent.agent import Agent
         from release_agent.memory.store import Store
-        from release_agent.models import Level, ReleaseRequest, Result
+        from release_agent.domain.models import Level, ReleaseRequest, Result
         agent = Agent(Store.open({db!r}))
         base = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
         for i in range(15):

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from release_agent.agent import Agent
-from release_agent.errors import ImportFormatError
+from release_agent.domain.errors import ImportFormatError
+from release_agent.domain.models import Decision, HeuristicStatus, Result
+from release_agent.domain.scenarios import SCENARIOS
 from release_agent.memory import schema
 from release_agent.memory.seedformat import export_memory, import_memory, load_file, parse
 from release_agent.memory.store import Store
-from release_agent.models import Decision, HeuristicStatus, Result
-from release_agent.scenarios import SCENARIOS
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
 MEMORY = SEED / "memory.json"

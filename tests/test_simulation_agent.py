@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from release_agent.domain.models import Decision, Result
 from release_agent.memory.store import Store
-from release_agent.models import Decision, Result
 from release_agent.simulation import Setting, simulate
 from release_agent.simulation.agent_policy import AgentPolicy, agent_factory
 from release_agent.simulation.arrivals import Clock, generate_releases

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from release_agent.errors import InvalidInput
-from release_agent.models import Decision
+from release_agent.domain.errors import InvalidInput
+from release_agent.domain.models import Decision
 from release_agent.simulation import (
     Action,
     DecisionPoint,

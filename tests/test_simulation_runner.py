@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from release_agent.models import Decision
+from release_agent.domain.models import Decision
 from release_agent.simulation import MAX_DELAYS, Action, DecisionPoint, Setting, simulate
 from release_agent.simulation.arrivals import Clock, generate_releases
 from release_agent.simulation.baselines import AlwaysGo, StaticRules

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from release_agent.errors import InvalidInput
-from release_agent.models import Level
+from release_agent.domain.errors import InvalidInput
+from release_agent.domain.models import Level
 from release_agent.simulation.world import (
     LEVELS,
     World,

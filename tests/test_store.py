@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from release_agent.agent import Agent
-from release_agent.errors import Conflict, InvalidInput, NotFound, ReleaseAgentError
+from release_agent.decide.context import evaluate
+from release_agent.domain.errors import Conflict, InvalidInput, NotFound, ReleaseAgentError
+from release_agent.domain.models import Decision, DecisionRecord, Level, ReleaseRequest, Result
+from release_agent.domain.scenarios import SCENARIOS, get
 from release_agent.memory import migrations, schema
 from release_agent.memory.seedformat import import_memory
 from release_agent.memory.store import Store
-from release_agent.models import Decision, DecisionRecord, Level, ReleaseRequest, Result
-from release_agent.scenarios import SCENARIOS, get
-from release_agent.stages.context import evaluate
 
 
 def sqlite_url(path: Path) -> str:
@@ -472,7 +472,7 @@ CRASHING_CHILD = textwrap.dedent(
 
     from release_agent.agent import Agent
     from release_agent.memory.store import Store
-    from release_agent.scenarios import get
+    from release_agent.domain.scenarios import get
 
     url, scenario, how = sys.argv[1:4]
     record = Agent(Store.open(url)).decide(get(scenario).request)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from release_agent.heuristics.evidence import Baseline
-from release_agent.heuristics.validation import canonical_when, merge_key, validate
-from release_agent.models import Decision, Provenance
+from release_agent.domain.models import Decision, Provenance
+from release_agent.stats.evidence import Baseline
+from release_agent.stats.validation import canonical_when, merge_key, validate
 
 BASE = Baseline.of(1000, 50)
 

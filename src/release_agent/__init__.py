@@ -12,7 +12,7 @@ The public Python API::
 """
 
 from .agent import Agent
-from .errors import (
+from .domain.errors import (
     Conflict,
     ImportFormatError,
     InvalidInput,
@@ -24,8 +24,7 @@ from .errors import (
     StoreError,
     UserError,
 )
-from .memory.store import Store
-from .models import (
+from .domain.models import (
     Decision,
     DecisionRecord,
     Heuristic,
@@ -34,7 +33,8 @@ from .models import (
     Result,
     parse_request,
 )
-from .policy import Costs, DecisionSettings, Policy, load_policy, parse_policy
+from .domain.policy import Costs, DecisionSettings, Policy, load_policy, parse_policy
+from .memory.store import Store
 
 __all__ = [
     "Agent",

@@ -10,19 +10,26 @@ The CLI, the HTTP API and the simulator are thin shells over this class.
 
 from __future__ import annotations
 
-from .errors import InvalidInput
-from .memory import risk
+from .decide import context as context_stage
+from .decide.pipeline import Evidence, run
+from .decide.planner import ON_FAILURE
+from .domain.errors import InvalidInput
+from .domain.models import (
+    Decision,
+    DecisionRecord,
+    OutcomeRecord,
+    ReleaseRequest,
+    Result,
+    TraceEntry,
+)
+from .domain.policy import Policy
+from .learn import knowledge as risk
+from .learn.loop import LearnReport, learn
 from .memory.episodes import summary_of
 from .memory.store import Store
-from .models import Decision, DecisionRecord, OutcomeRecord, ReleaseRequest, Result, TraceEntry
-from .pipeline import Evidence, run
-from .policy import Policy
 from .reasoners.base import Reasoner
 from .reasoners.builtin import BuiltinReasoner
-from .reasoners.risk_model import RiskModel
-from .stages import context as context_stage
-from .stages.extraction import LearnReport, learn
-from .stages.planner import ON_FAILURE
+from .stats.risk_model import RiskModel
 
 SIMILAR = 3
 STREAK_HOURS = 24.0

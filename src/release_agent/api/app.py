@@ -37,15 +37,15 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..agent import Agent
-from ..conditions import describe
-from ..errors import Conflict, StoreError
+from ..domain.conditions import describe
+from ..domain.errors import Conflict, StoreError
+from ..domain.models import Decision, DecisionRecord, Heuristic
+from ..domain.policy import Policy, load_policy
+from ..domain.scenarios import SCENARIOS
+from ..domain.scenarios import get as get_scenario
 from ..memory.episodes import episode_json
 from ..memory.store import Store
-from ..models import Decision, DecisionRecord, Heuristic
-from ..policy import Policy, load_policy
 from ..reasoners.base import Reasoner
-from ..scenarios import SCENARIOS
-from ..scenarios import get as get_scenario
 from . import errors
 from .auth import Unauthorized, check_token, token_from_env
 from .schemas import DecisionBody, OutcomeBody

@@ -13,7 +13,7 @@ import os
 
 from fastapi import Request
 
-from ..errors import InvalidInput, UserError
+from ..domain.errors import InvalidInput, UserError
 
 TOKEN_ENV = "RELEASE_AGENT_API_TOKEN"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import Conflict, NotFound, RuntimeFault, UserError
+from ..domain.errors import Conflict, NotFound, RuntimeFault, UserError
 from .auth import Unauthorized
 
 log = logging.getLogger("release_agent.api")

@@ -1,5 +1,5 @@
 """The bodies the API accepts. They type the OpenAPI document; the domain models in
-``release_agent.models`` still do the real validation, so the CLI and the API agree."""
+``release_agent.domain.models`` still do the real validation, so the CLI and the API agree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..models import MAX_NOTES, Level, ReleaseRequest, Result, parse_request
+from ..domain.models import MAX_NOTES, Level, ReleaseRequest, Result, parse_request
 
 
 class DecisionBody(BaseModel):

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 import click
 
 from ..agent import Agent
-from ..errors import ReleaseAgentError, UserError
+from ..decide.planner import ON_FAILURE
+from ..domain.errors import ReleaseAgentError, UserError
+from ..domain.policy import load_policy
 from ..memory.store import Store
-from ..policy import load_policy
 from ..reasoners.registry import REASONER_NAMES, build_reasoner
-from ..stages.planner import ON_FAILURE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

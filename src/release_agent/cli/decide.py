@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from .. import scenarios as scenario_book
-from ..errors import InvalidInput
-from ..models import Decision, DecisionRecord, Level, Result, parse_request
+from ..domain import scenarios as scenario_book
+from ..domain.errors import InvalidInput
+from ..domain.models import Decision, DecisionRecord, Level, Result, parse_request
 from .common import (
     EXIT_DELAY,
     EXIT_NO_GO,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from ..domain.models import HeuristicStatus
+from ..domain.policy import load_policy
 from ..memory.episodes import episode_json
 from ..memory.seedformat import export_memory, import_memory, load_file
 from ..memory.store import Store
-from ..models import HeuristicStatus
-from ..policy import load_policy
 from .common import agent_options, build_agent, db_option, echo_json, policy_option
 from .render import heuristic_line
 

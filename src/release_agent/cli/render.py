@@ -7,8 +7,8 @@ from datetime import datetime
 
 import click
 
-from ..conditions import describe
-from ..models import Decision, DecisionRecord, Heuristic
+from ..domain.conditions import describe
+from ..domain.models import Decision, DecisionRecord, Heuristic
 
 COLOURS = {Decision.GO: "green", Decision.DELAY: "yellow", Decision.NO_GO: "red"}
 WIDTH = 96

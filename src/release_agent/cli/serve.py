@@ -10,7 +10,7 @@ import click
 
 from ..api import TOKEN_ENV, check_bind, create_app
 from ..api.auth import token_from_env
-from ..errors import UserError
+from ..domain.errors import UserError
 from .common import EXIT_INPUT, agent_options, build_agent
 
 

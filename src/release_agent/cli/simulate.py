@@ -12,7 +12,7 @@ from contextlib import ExitStack
 
 import click
 
-from ..policy import load_policy
+from ..domain.policy import load_policy
 from ..reasoners.registry import build_reasoner
 from ..simulation import build_report, load_world, render_text, shipped_worlds, simulate
 from ..simulation.agent_policy import agent_factory

@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..conditions import BOOL_ATTRIBUTES, KNOWN_ATTRIBUTES
-from ..models import Decision
+from ..domain.conditions import BOOL_ATTRIBUTES, KNOWN_ATTRIBUTES
+from ..domain.models import Decision
+from ..domain.narrative import narrative
 from ..reasoners.base import EpisodeSummary
-from ..stages.memory import narrative
 
 ATTRIBUTES = KNOWN_ATTRIBUTES
 

@@ -8,7 +8,7 @@ The format::
                      "supporting_episodes": 2}, ...]}
 
 and the older form, a bare list of episodes. Context keys are the attributes of
-:mod:`release_agent.conditions` (the seed's three and service, env, hour_of_day, clash,
+:mod:`release_agent.domain.conditions` (the seed's three and service, env, hour_of_day, clash,
 ...). Decisions: GO, NO_GO, DELAY, and the seed's ABORT (read as NO_GO). Outcomes: the
 seed's SUCCESS / FAILURE / ABORTED and ours (success, degraded, rolled_back, incident);
 ABORTED, DELAYED, NO_GO, PENDING or none mean the release was not deployed, so the
@@ -35,12 +35,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..conditions import KNOWN_ATTRIBUTES, canonical_key, normalize
-from ..errors import ImportFormatError, InvalidInput
-from ..heuristics.evidence import Baseline
-from ..heuristics.mining import where_clause
-from ..heuristics.validation import canonical_when, merge_key, validate
-from ..models import (
+from ..domain.conditions import KNOWN_ATTRIBUTES, canonical_key, normalize
+from ..domain.errors import ImportFormatError, InvalidInput
+from ..domain.models import (
     MAX_YEAR,
     MIN_YEAR,
     Day,
@@ -50,7 +47,10 @@ from ..models import (
     Provenance,
     Result,
 )
-from ..policy import DecisionSettings
+from ..domain.policy import DecisionSettings
+from ..stats.evidence import Baseline
+from ..stats.mining import where_clause
+from ..stats.validation import canonical_when, merge_key, validate
 from . import schema
 from .episodes import episode_json
 from .store import Store, heuristic_row, iso

@@ -19,8 +19,8 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import Conflict, InvalidInput, NotFound, StoreError
-from ..models import (
+from ..domain.errors import Conflict, InvalidInput, NotFound, StoreError
+from ..domain.models import (
     MAX_NOTES,
     Context,
     Decision,
@@ -460,7 +460,7 @@ def record_from_row(row: sa.Row[Any]) -> DecisionRecord:
 
 
 def heuristic_row(h: Heuristic) -> dict[str, Any]:
-    from ..conditions import canonical_key
+    from ..domain.conditions import canonical_key
 
     now = datetime.now(UTC)
     return {

@@ -7,7 +7,7 @@ force, applicable heuristics, similar past episodes and the options with their e
 costs — so an LLM reasoner sees the same evidence as the built-in one. Untrusted text
 (``notes``) is carried separately and must be treated as data.
 
-A reasoner raises :class:`release_agent.errors.ReasonerError` when it cannot answer; the
+A reasoner raises :class:`release_agent.domain.errors.ReasonerError` when it cannot answer; the
 stages decide what a fault means (never GO).
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from ..models import Confirmation, Context, Decision, Heuristic, Plan, Review
-from ..policy import Costs
+from ..domain.models import Confirmation, Context, Decision, Heuristic, Plan, Review
+from ..domain.policy import Costs
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 It decides by expected cost. The scheduling stage prices each option — GO now, DELAY
 to a window, NO_GO — with a pessimistic quantile of the learned failure probability
-(see :mod:`release_agent.reasoners.risk_model`) and the team's costs; the planner takes
+(see :mod:`release_agent.stats.risk_model`) and the team's costs; the planner takes
 the cheapest, follows applicable heuristics unless their evidence is already priced in,
 and never follows one towards a looser decision.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from scipy.stats import binom
 
-from ..conditions import describe
-from ..heuristics.evidence import counted
-from ..models import Confirmation, Decision, Heuristic, Level, Plan, Review, SuggestedAction
+from ..domain.conditions import describe
+from ..domain.models import Confirmation, Decision, Heuristic, Level, Plan, Review, SuggestedAction
+from ..stats.evidence import counted
 from .base import (
     Answer,
     ConfirmTask,
@@ -306,6 +306,6 @@ class BuiltinReasoner:
         )
 
     def extract(self, task: ExtractTask) -> Answer[list[HeuristicProposal]]:
-        from ..heuristics.mining import propose
+        from ..stats.mining import propose
 
         return Answer(propose(task), _USAGE)

@@ -23,7 +23,7 @@ from datetime import UTC
 from statistics import NormalDist
 from typing import Any
 
-from ..models import Decision, Level, ReleaseRequest, canonical_env
+from ..domain.models import Decision, Level, ReleaseRequest, canonical_env
 from .base import Option, PlanTask
 
 MIN_DOUBT = 0.2

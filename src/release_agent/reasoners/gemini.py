@@ -17,7 +17,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from ..errors import ReasonerError
+from ..domain.errors import ReasonerError
 from .llm import (
     Completion,
     LLMReasoner,

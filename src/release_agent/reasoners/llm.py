@@ -2,7 +2,7 @@
 
 A provider (``gemini.py``, ``openai_compat.py``) implements one method, :meth:`LLMReasoner.
 _complete`, which makes exactly one HTTP request and returns the model's text with its usage,
-or raises :class:`~release_agent.errors.ReasonerError`. Everything else lives here, the same
+or raises :class:`~release_agent.domain.errors.ReasonerError`. Everything else lives here, the same
 for every provider:
 
 - the four tasks render their prompt (``llm_prompts``), ask with the task's JSON schema,
@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..errors import ReasonerError
-from ..models import Confirmation, Plan, Review
+from ..domain.errors import ReasonerError
+from ..domain.models import Confirmation, Plan, Review
 from . import llm_answers, llm_prompts
 from .base import (
     Answer,

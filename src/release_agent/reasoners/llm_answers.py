@@ -20,9 +20,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, TEXT_ATTRIBUTES
-from ..errors import ReasonerError
-from ..models import Confirmation, Decision, Level, Plan, Review, SuggestedAction
+from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, TEXT_ATTRIBUTES
+from ..domain.errors import ReasonerError
+from ..domain.models import Confirmation, Decision, Level, Plan, Review, SuggestedAction
 from .base import HeuristicProposal, Option, PlanTask
 
 MAX_WINDOWS = 24

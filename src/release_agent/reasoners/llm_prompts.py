@@ -23,9 +23,9 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from ..conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, HOUR_ATTRIBUTE, TEXT_ATTRIBUTES
-from ..conditions import describe as describe_when
-from ..models import Heuristic, Plan, Review
+from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, HOUR_ATTRIBUTE, TEXT_ATTRIBUTES
+from ..domain.conditions import describe as describe_when
+from ..domain.models import Heuristic, Plan, Review
 from .base import ConfirmTask, EpisodeSummary, ExtractTask, Option, PlanTask, ReviewTask
 from .llm_answers import offered_windows
 

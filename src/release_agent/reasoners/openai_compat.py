@@ -16,7 +16,7 @@ from typing import Any
 
 import openai
 
-from ..errors import ReasonerError
+from ..domain.errors import ReasonerError
 from .llm import (
     Completion,
     LLMReasoner,

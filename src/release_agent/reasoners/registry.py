@@ -31,7 +31,7 @@ import math
 import os
 from collections.abc import Mapping
 
-from ..errors import InvalidInput
+from ..domain.errors import InvalidInput
 from . import gemini, openai_compat
 from .base import Reasoner
 from .llm import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMSettings

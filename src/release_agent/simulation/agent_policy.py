@@ -1,7 +1,7 @@
 """The agent under test: release-agent's full pipeline, learning from simulated outcomes.
 
 The agent is told only what a real team would configure: the world's ``costs`` (its risk
-appetite) go into the agent's :class:`~release_agent.policy.Policy`. Nothing of the
+appetite) go into the agent's :class:`~release_agent.domain.policy.Policy`. Nothing of the
 failure model — base rate, factors, risk mix, clash rate — reaches it; it learns from the
 outcomes of its own GOs, recorded as ``success`` or ``incident``.
 
@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..models import Decision, ReleaseRequest, Result
-from ..policy import Policy
+from ..domain.models import Decision, ReleaseRequest, Result
+from ..domain.policy import Policy
 from .decisions import Action, DecisionPoint, PolicyFactory, Setting
 from .world import WORLD_ENV
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from ..models import Level
+from ..domain.models import Level
 from .world import LEVELS, World
 
 _BLOCK = 24 * 7 * 4

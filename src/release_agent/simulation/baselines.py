@@ -3,7 +3,7 @@
 ``static_rules`` is common practice written down: no deploys on Friday afternoons, at
 weekends or out of hours (DELAY to the next working morning), and NO_GO for a HIGH feature
 risk on a HIGH criticality service. Working hours and the start of Friday afternoon are
-those of :class:`release_agent.policy.DecisionSettings` (08-18, Friday from 12:00), so the
+those of :class:`release_agent.domain.policy.DecisionSettings` (08-18, Friday from 12:00), so the
 baseline and the agent's own window flags mean the same thing.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import Decision, Level
-from ..policy import DecisionSettings
+from ..domain.models import Decision, Level
+from ..domain.policy import DecisionSettings
 from .decisions import Action, DecisionPoint, Setting
 
 _FRIDAY = 4

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from ..models import Decision
+from ..domain.models import Decision
 from .arrivals import Clock, Release
 from .draws import Draws
 from .world import World

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import Decision
+from ..domain.models import Decision
 from .decisions import Action, DecisionPoint, Setting
 
 HORIZON_HOURS = 72

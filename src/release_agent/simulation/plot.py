@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..errors import InvalidInput
+from ..domain.errors import InvalidInput
 from .report import cumulative_regret, ordered_names, window_regret
 from .runner import SimulationResult
 

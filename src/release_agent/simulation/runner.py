@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..models import Decision
+from ..domain.models import Decision
 from .arrivals import Clock, Release, generate_releases
 from .baselines import AlwaysGo, StaticRules
 from .decisions import Action, PolicyFactory, Setting, SimPolicy

@@ -21,13 +21,13 @@ The format is public. Every key but ``arrival``, ``factors``, ``description``, `
                 "delay_per_hour": 0.05, "no_go": 4}
     }
 
-A factor's ``when`` is the condition language of heuristics (:mod:`release_agent.conditions`)
+A factor's ``when`` is the condition language of heuristics (:mod:`release_agent.domain.conditions`)
 restricted to the attributes a world knows: service, service_criticality, feature_risk,
 day_of_week, hour_of_day (local, in ``timezone``), clash and env (always ``prod``). A
 deployment fails with probability ``min(max_failure_rate, base_failure_rate × the product
 of the matching factors' times)``.
 
-Unknown keys and values are refused with :class:`~release_agent.errors.InvalidInput`
+Unknown keys and values are refused with :class:`~release_agent.domain.errors.InvalidInput`
 naming the offending field (``services[1].criticality``, ``factors[0].when.day_of_week``).
 """
 
@@ -46,10 +46,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from ..conditions import describe, matches, normalize
-from ..errors import InvalidInput
-from ..models import DAYS, NAME_PATTERN, Level
-from ..policy import Costs
+from ..domain.conditions import describe, matches, normalize
+from ..domain.errors import InvalidInput
+from ..domain.models import DAYS, NAME_PATTERN, Level
+from ..domain.policy import Costs
 
 LEVELS: tuple[Level, ...] = tuple(Level)
 WORLD_ENV = "prod"
@@ -101,7 +101,7 @@ class Service:
 @dataclass(frozen=True)
 class Factor:
     when: dict[str, Any]
-    """A normalized condition (see :func:`release_agent.conditions.normalize`)."""
+    """A normalized condition (see :func:`release_agent.domain.conditions.normalize`)."""
     times: float
 
 

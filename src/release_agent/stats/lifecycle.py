@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ..models import Heuristic, HeuristicStatus
+from ..domain.models import Heuristic, HeuristicStatus
 from . import evidence
 from .evidence import Baseline
 

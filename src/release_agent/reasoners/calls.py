@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..errors import ReasonerError, RuntimeFault
-from ..models import ReasonerCall
-from ..reasoners.base import Answer, Reasoner
+from ..domain.errors import ReasonerError, RuntimeFault
+from ..domain.models import ReasonerCall
+from .base import Answer, Reasoner
 
 T = TypeVar("T")
 

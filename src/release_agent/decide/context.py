@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..models import PRODUCTION_ENVS, Context, Day, ReleaseRequest
-from ..policy import DecisionSettings
+from ..domain.models import PRODUCTION_ENVS, Context, Day, ReleaseRequest
+from ..domain.policy import DecisionSettings
 
 
 def attributes_at(

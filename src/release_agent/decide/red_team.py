@@ -5,11 +5,11 @@ A fault in the configured reasoner falls back to the built-in review.
 
 from __future__ import annotations
 
-from ..models import ReasonerCall, Review
+from ..domain.models import ReasonerCall, Review
 from ..reasoners.base import Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
-from .calls import builtin as builtin_call
-from .calls import invoke, with_fallback
+from ..reasoners.calls import builtin as builtin_call
+from ..reasoners.calls import invoke, with_fallback
 
 
 def review(

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..conditions import canonical_key, normalize
-from ..errors import InvalidInput
-from ..models import Decision, Heuristic, Provenance
+from ..domain.conditions import canonical_key, normalize
+from ..domain.errors import InvalidInput
+from ..domain.models import Decision, Heuristic, Provenance
 from . import evidence
 from .evidence import LOW_SUPPORT, LOW_SUPPORT_MAX_CONFIDENCE, Baseline
 

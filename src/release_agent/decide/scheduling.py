@@ -1,7 +1,7 @@
 """Scheduling: the options a planner chooses from, each with its estimated risk and cost.
 
 For the moment considered it prices three kinds of action under the team's costs
-(:class:`release_agent.policy.Costs`): GO now, DELAY to each whole hour within the
+(:class:`release_agent.domain.policy.Costs`): GO now, DELAY to each whole hour within the
 horizon that no freeze covers, and NO_GO. A window is evaluated without the clashes of
 the requested time (they name deploys at that time), so a DELAY lands outside freezes,
 clashes and risky hours. The evidence of mined heuristics reaches the estimates through
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..models import Context, Decision, ReleaseRequest
-from ..policy import Policy
+from ..domain.models import Context, Decision, ReleaseRequest
+from ..domain.policy import Policy
 from ..reasoners.base import Guardrails, Option
-from ..reasoners.risk_model import RiskModel
+from ..stats.risk_model import RiskModel
 from . import context as context_stage
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Decision, Plan, ReasonerCall
+from ..domain.models import Decision, Plan, ReasonerCall
 from ..reasoners.base import PlanTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
-from .calls import builtin as builtin_call
-from .calls import invoke, with_fallback
+from ..reasoners.calls import builtin as builtin_call
+from ..reasoners.calls import invoke, with_fallback
 from .guardrails import clamp
 
 ON_FAILURE = ("delay", "builtin")

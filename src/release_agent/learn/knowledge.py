@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..heuristics.evidence import counted
-from ..models import Decision
-from ..reasoners.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
-from .store import Store
+from ..domain.models import Decision
+from ..memory.store import Store
+from ..stats.evidence import counted
+from ..stats.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
 
 
 def fit(

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..conditions import KNOWN_ATTRIBUTES, canonical_key, matches
-from ..models import DAYS
-from .base import RiskEstimate
+from ..domain.conditions import KNOWN_ATTRIBUTES, canonical_key, matches
+from ..domain.models import DAYS
+from ..reasoners.base import RiskEstimate
 
 BASE_RATE = 0.05
 _LOGIT_BASE = math.log(BASE_RATE / (1 - BASE_RATE))

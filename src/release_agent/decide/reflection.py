@@ -6,11 +6,11 @@ Not confirmed means not GO. A fault in the configured reasoner means not confirm
 
 from __future__ import annotations
 
-from ..models import Confirmation, ReasonerCall
+from ..domain.models import Confirmation, ReasonerCall
 from ..reasoners.base import ConfirmTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
-from .calls import builtin as builtin_call
-from .calls import invoke, with_fallback
+from ..reasoners.calls import builtin as builtin_call
+from ..reasoners.calls import invoke, with_fallback
 
 
 def confirm(

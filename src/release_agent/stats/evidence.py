@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from scipy.stats import beta
 
-from ..models import Decision, Heuristic, Provenance
+from ..domain.models import Decision, Heuristic, Provenance
 
 EVIDENCE_FROM: dict[Provenance, int] = {
     Provenance.mined: 1,

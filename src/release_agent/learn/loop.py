@@ -1,19 +1,19 @@
 """Stage 9: learning — stored heuristics are re-checked against the outcomes, new ones
 extracted, validated and stored, and the risk model refitted.
 
-One run reads memory once (:func:`release_agent.heuristics.mining.load_cells`, a single
+One run reads memory once (:func:`release_agent.stats.mining.load_cells`, a single
 aggregate query); every recount, the mining and the risk model's fit work on those cells.
 
 1. Stored heuristics that share a merge key (the same conditions up to order and
    notation, the same direction) merge into one; the others become ``rejected`` with the
    reason "duplicate of #id".
 2. Cautionary heuristics are re-checked against the base rate (see
-   :mod:`release_agent.heuristics.lifecycle`).
+   :mod:`release_agent.stats.lifecycle`).
 3. Mining selects the patterns the outcomes single out, beyond what the active
    heuristics already say; GO heuristics are then re-checked against the ordinary rate.
 4. The built-in reasoner turns the mined patterns into proposals (provenance ``mined``);
    a configured LLM reasoner may propose more from the same evidence (``llm``). Every
-   proposal passes :func:`release_agent.heuristics.validation.validate` with its recount;
+   proposal passes :func:`release_agent.stats.validation.validate` with its recount;
    a rejection is stored with its reason; a proposal that duplicates a stored heuristic
    merges into it. A fault in an LLM's extraction adds nothing.
 5. All changes are written in one transaction; then the risk model is refitted (with
@@ -25,20 +25,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..conditions import describe
-from ..errors import InvalidInput
-from ..heuristics import mining
-from ..heuristics.evidence import Baseline
-from ..heuristics.lifecycle import Change, recheck
-from ..heuristics.validation import canonical_when, merge_key, validate
-from ..memory import risk
+from ..domain.conditions import describe
+from ..domain.errors import InvalidInput
+from ..domain.models import Decision, Heuristic, HeuristicStatus, Provenance, ReasonerCall
+from ..domain.policy import Policy
 from ..memory.store import Store
-from ..models import Decision, Heuristic, HeuristicStatus, Provenance, ReasonerCall
-from ..policy import Policy
 from ..reasoners.base import EpisodeSummary, ExtractTask, HeuristicProposal, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
-from ..reasoners.risk_model import RiskModel
-from .calls import invoke
+from ..reasoners.calls import invoke
+from ..stats import mining
+from ..stats.evidence import Baseline
+from ..stats.lifecycle import Change, recheck
+from ..stats.risk_model import RiskModel
+from ..stats.validation import canonical_when, merge_key, validate
+from . import knowledge as risk
 
 RECENT = 20
 Key = tuple[str, str]

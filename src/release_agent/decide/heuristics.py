@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..conditions import matches
-from ..models import Context, Heuristic
+from ..domain.conditions import matches
+from ..domain.models import Context, Heuristic
 
 
 def applicable(

@@ -46,13 +46,13 @@ import numpy as np
 import sqlalchemy as sa
 from scipy.stats import beta
 
-from ..conditions import BOOL_ATTRIBUTES, HOUR_ATTRIBUTE, KNOWN_ATTRIBUTES
+from ..domain.conditions import BOOL_ATTRIBUTES, HOUR_ATTRIBUTE, KNOWN_ATTRIBUTES
+from ..domain.models import Decision
 from ..memory import schema
 from ..memory.store import Store
-from ..models import Decision
 from ..reasoners.base import ExtractTask, HeuristicProposal, PatternStat
-from ..reasoners.risk_model import Cell
 from .evidence import Baseline, probability_above, smoothed_rate
+from .risk_model import Cell
 
 __all__ = [
     "Cells",
@@ -140,7 +140,7 @@ class Cells:
 
     Each attribute is held as integer codes into its list of distinct values (-1 for a
     missing value, which no condition matches — as in SQL and in
-    :func:`release_agent.conditions.matches`); ``hour_of_day`` codes are the hours.
+    :func:`release_agent.domain.conditions.matches`); ``hour_of_day`` codes are the hours.
     """
 
     def __init__(

@@ -6,8 +6,8 @@ Inside a freeze the decision is never GO. Nothing downstream can loosen a guardr
 
 from __future__ import annotations
 
-from ..models import Context, Decision
-from ..policy import Policy
+from ..domain.models import Context, Decision
+from ..domain.policy import Policy
 from ..reasoners.base import Guardrails
 
 

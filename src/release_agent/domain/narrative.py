@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import Context, DecisionRecord
+from .models import Context, DecisionRecord
 
 MAX_REASON = 240
 

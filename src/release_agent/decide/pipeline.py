@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .conditions import describe
-from .models import (
+from ..domain import narrative as memory_stage
+from ..domain.conditions import describe
+from ..domain.models import (
     AppliedHeuristic,
     Confirmation,
     Context,
@@ -34,17 +35,16 @@ from .models import (
     Review,
     TraceEntry,
 )
-from .policy import Policy
-from .reasoners.base import ConfirmTask, EpisodeSummary, PlanTask, Reasoner, ReviewTask
-from .reasoners.builtin import BuiltinReasoner
-from .reasoners.exploration import seed_of
-from .reasoners.risk_model import RiskModel
-from .stages import context as context_stage
-from .stages import guardrails as guardrails_stage
-from .stages import heuristics as heuristics_stage
-from .stages import memory as memory_stage
-from .stages import planner, red_team, reflection, scheduling
-from .state import ReleaseState, ReleaseStateMachine
+from ..domain.policy import Policy
+from ..domain.state import ReleaseState, ReleaseStateMachine
+from ..reasoners.base import ConfirmTask, EpisodeSummary, PlanTask, Reasoner, ReviewTask
+from ..reasoners.builtin import BuiltinReasoner
+from ..reasoners.exploration import seed_of
+from ..stats.risk_model import RiskModel
+from . import context as context_stage
+from . import guardrails as guardrails_stage
+from . import heuristics as heuristics_stage
+from . import planner, red_team, reflection, scheduling
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Heuristics: matching against a context, validation, and mining from outcomes."""
