@@ -26,8 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from release_agent.stats import mining
-
 import factories
 from release_agent.domain.conditions import describe
 from release_agent.domain.models import HeuristicStatus
@@ -35,6 +33,7 @@ from release_agent.domain.policy import Policy
 from release_agent.learn.loop import learn
 from release_agent.memory.store import Store
 from release_agent.reasoners.builtin import BuiltinReasoner
+from release_agent.stats import mining
 
 PLANTED = factories.Planted({"service": "payments", "friday_afternoon": True}, 0.40)
 
@@ -67,7 +66,7 @@ def main() -> int:
     query_times, select_times = [], []
     for _ in range(args.repeat):
         started = time.perf_counter()
-        cells = mining.load_cells(store)
+        cells = store.outcome_cells()
         query_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         mined = mining.mine(cells)

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from release_agent.domain.conditions import matches
 from release_agent.domain.models import DAYS, Level, Result
 from release_agent.memory import schema
-from release_agent.memory.episodes import attributes_of
 from release_agent.memory.store import Store
 
 LEVELS = tuple(level.value for level in Level)
@@ -162,7 +161,7 @@ def direct_count(store: Store, when: Mapping[str, Any]) -> tuple[int, int]:
     over every row (the reference the aggregate counts are tested against)."""
     deployed = failures = 0
     for row in store.list_episodes(limit=0):
-        if row.result is not None and matches(when, attributes_of(row)):
+        if row.result is not None and matches(when, row.attributes):
             deployed += 1
-            failures += int(row.failed)
+            failures += int(Result(row.result).failed)
     return deployed, failures

@@ -26,8 +26,9 @@ from werkzeug import Request, Response
 
 from release_agent.decide.context import evaluate
 from release_agent.domain.models import Context, Decision, Heuristic, Level
+from release_agent.domain.options import Guardrails, Option, RiskEstimate
 from release_agent.domain.policy import Costs, DecisionSettings
-from release_agent.reasoners.base import Guardrails, Option, PlanTask, RiskEstimate
+from release_agent.reasoners.base import PlanTask
 
 GEMINI_PATH = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
 OPENAI_PATH = "/v1/chat/completions"

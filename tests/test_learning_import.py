@@ -11,7 +11,8 @@ import pytest
 from factories import direct_count
 from release_agent.agent import Agent
 from release_agent.domain.models import Decision, HeuristicStatus, Provenance
-from release_agent.memory.seedformat import import_memory, load_file
+from release_agent.learn.imports import import_memory
+from release_agent.memory.seedformat import load_file
 from release_agent.memory.store import Store
 from release_agent.stats.validation import canonical_when, merge_key
 

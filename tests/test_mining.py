@@ -7,13 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from release_agent.stats import mining
 
 from factories import Planted, World, direct_count, generate, populate
 from release_agent.domain.models import Decision
-from release_agent.domain.policy import Costs
+from release_agent.domain.options import HeuristicProposal, PatternStat
 from release_agent.memory.store import Store
-from release_agent.reasoners.base import ExtractTask, PatternStat
+from release_agent.stats import mining
 
 PAYMENTS_FRIDAY = {"friday_afternoon": True, "service": "payments"}
 
@@ -25,7 +24,7 @@ def _store(world: World, count: int, seed: int) -> Store:
 
 
 def found(store: Store) -> mining.Mined:
-    return mining.mine(mining.load_cells(store))
+    return mining.mine(store.outcome_cells())
 
 
 # -- cells -------------------------------------------------------------------------------
@@ -36,8 +35,7 @@ def test_cells_hold_only_deploys_with_an_outcome() -> None:
     columns = generate(World(), 800, seed=1)
     deployed = sum(1 for r in columns["result"] if r is not None)
     failures = int(sum(f for f in columns["failed"] if f > 0))
-    assert mining.load_cells(store).totals == (deployed, failures)
-    assert mining.count_matching(store, {}) == (deployed, failures)
+    assert store.outcome_cells().totals == (deployed, failures)
 
 
 CONDITIONS = st.dictionaries(
@@ -85,10 +83,10 @@ def small_store() -> Store:
 )
 @given(when=conditions())
 def test_cell_counts_equal_sql_and_python_counts(small_store: Store, when: dict[str, Any]) -> None:
-    cells = mining.load_cells(small_store)
+    cells = small_store.outcome_cells()
     expected = direct_count(small_store, when)
     assert cells.count(when) == expected
-    assert mining.count_matching(small_store, when) == expected
+    assert small_store.outcome_cells().count(when) == expected
 
 
 # -- selection -----------------------------------------------------------------------------
@@ -145,7 +143,7 @@ def test_a_safe_service_is_a_go_pattern_and_its_complement_is_not() -> None:
 
 def test_known_heuristics_explain_their_deploys() -> None:
     store = _store(World(planted=(Planted(PAYMENTS_FRIDAY, 0.4),)), 6000, seed=11)
-    cells = mining.load_cells(store)
+    cells = store.outcome_cells()
     mined = mining.mine(cells, cautionary_known=[PAYMENTS_FRIDAY])
     assert mined.cautionary == []
     assert mined.baseline.ordinary_deployed == cells.totals[0] - cells.count(PAYMENTS_FRIDAY)[0]
@@ -159,17 +157,17 @@ def test_empty_memory_mines_nothing() -> None:
 # -- proposals -----------------------------------------------------------------------------
 
 
-def _task(*patterns: PatternStat, deployed: int = 1000, failures: int = 50) -> ExtractTask:
-    return ExtractTask(deployed, failures, tuple(patterns), (), (), Costs())
+def _propose(
+    *patterns: PatternStat, deployed: int = 1000, failures: int = 50
+) -> list[HeuristicProposal]:
+    return mining.propose(deployed, failures, patterns)
 
 
 def test_proposals_delay_for_timing_no_go_for_the_change_and_go_for_safe() -> None:
-    proposals = mining.propose(
-        _task(
-            PatternStat({"day_of_week": "FRI"}, 100, 30),
-            PatternStat({"service": "payments"}, 100, 30),
-            PatternStat({"service": "catalog"}, 300, 1),
-        )
+    proposals = _propose(
+        PatternStat({"day_of_week": "FRI"}, 100, 30),
+        PatternStat({"service": "payments"}, 100, 30),
+        PatternStat({"service": "catalog"}, 300, 1),
     )
     by_when = {str(p.when): p for p in proposals}
     assert by_when[str({"day_of_week": "FRI"})].recommendation is Decision.DELAY
@@ -180,6 +178,6 @@ def test_proposals_delay_for_timing_no_go_for_the_change_and_go_for_safe() -> No
 
 
 def test_no_proposal_from_a_small_or_ordinary_pattern() -> None:
-    assert mining.propose(_task(PatternStat({"service": "a"}, 4, 4))) == []
-    assert mining.propose(_task(PatternStat({"service": "a"}, 200, 12))) == []
-    assert mining.propose(_task(PatternStat({"service": "a"}, 10, 3), deployed=3)) == []
+    assert _propose(PatternStat({"service": "a"}, 4, 4)) == []
+    assert _propose(PatternStat({"service": "a"}, 200, 12)) == []
+    assert _propose(PatternStat({"service": "a"}, 10, 3), deployed=3) == []

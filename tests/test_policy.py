@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from release_agent.decide import guardrails
 
+from release_agent.decide import guardrails
 from release_agent.decide.context import evaluate
 from release_agent.domain.errors import PolicyError
 from release_agent.domain.models import Decision, Level, ReleaseRequest
+from release_agent.domain.options import Guardrails
 from release_agent.domain.policy import (
     Costs,
     DecisionSettings,
@@ -23,7 +24,6 @@ from release_agent.domain.policy import (
     load_policy,
     parse_policy,
 )
-from release_agent.reasoners.base import Guardrails
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_servers import plan_task
+from release_agent.domain.episodes import EpisodeSummary
 from release_agent.domain.errors import ReasonerError
 from release_agent.domain.models import Decision, Heuristic, Plan
 from release_agent.reasoners import llm_answers, llm_prompts
-from release_agent.reasoners.base import EpisodeSummary, ReviewTask, Usage
+from release_agent.reasoners.base import ReviewTask, Usage
 from release_agent.reasoners.llm import (
     Completion,
     LLMReasoner,

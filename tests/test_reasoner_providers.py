@@ -23,8 +23,9 @@ from llm_servers import (
 )
 from release_agent.domain.errors import ReasonerError
 from release_agent.domain.models import Decision, Level, Plan, SuggestedAction
+from release_agent.domain.options import PatternStat
 from release_agent.domain.policy import Costs
-from release_agent.reasoners.base import ConfirmTask, ExtractTask, PatternStat, ReviewTask
+from release_agent.reasoners.base import ConfirmTask, ExtractTask, ReviewTask
 from release_agent.reasoners.gemini import GeminiReasoner
 from release_agent.reasoners.llm import LLMReasoner, LLMSettings
 from release_agent.reasoners.openai_compat import OpenAIReasoner

@@ -18,7 +18,8 @@ from release_agent.cli import main
 from release_agent.domain.errors import InvalidInput, NotFound
 from release_agent.domain.models import Decision, Level, Plan, ReleaseRequest, Result, parse_request
 from release_agent.domain.policy import parse_policy
-from release_agent.memory.seedformat import export_memory, import_memory
+from release_agent.learn.imports import import_memory
+from release_agent.memory.seedformat import export_memory
 from release_agent.memory.store import Store
 from release_agent.reasoners.base import Answer, Usage
 from release_agent.reasoners.registry import llm_settings
@@ -180,7 +181,7 @@ def test_outcomes_go_only_to_decisions_and_notes_are_bounded(store: Store) -> No
             }
         ],
     )
-    imported = store.list_episodes(0)[0]._mapping["release_id"]
+    imported = store.list_episodes(0)[0].release_id
     with pytest.raises(NotFound):
         store.record_outcome(imported, Result.incident)
     record = Agent(store).decide(request(at=request().at.replace(month=11, day=24)))
@@ -223,5 +224,5 @@ def test_export_then_import_keeps_the_deploy_times(store: Store, tmp_path: Path)
     other = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
     import_memory(other, exported)
     (row,) = other.list_episodes(0)
-    assert row._mapping["deploy_at"] == store.list_episodes(0)[0]._mapping["deploy_at"]
+    assert row.deploy_at == store.list_episodes(0)[0].deploy_at
     assert other.recent_outcomes("blog", record.request.at.replace(hour=23))

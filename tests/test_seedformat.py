@@ -15,8 +15,9 @@ from release_agent.agent import Agent
 from release_agent.domain.errors import ImportFormatError
 from release_agent.domain.models import Decision, HeuristicStatus, Result
 from release_agent.domain.scenarios import SCENARIOS
+from release_agent.learn.imports import import_memory
 from release_agent.memory import schema
-from release_agent.memory.seedformat import export_memory, import_memory, load_file, parse
+from release_agent.memory.seedformat import export_memory, load_file, parse
 from release_agent.memory.store import Store
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
@@ -86,13 +87,13 @@ def test_aborted_episodes_have_no_outcome(store: Store, seed: dict[str, Any]) ->
     assert len(rows) == len(seed["episodes"])
     for raw, row in zip(seed["episodes"], rows, strict=True):
         if raw["outcome"] == "ABORTED":
-            assert (row.result, row.failed, row.outcome_at) == (None, None, None)
-            assert row.decision == Decision.NO_GO.value  # the seed's ABORT
+            assert row.result is None
+            assert row.decision is Decision.NO_GO  # the seed's ABORT
         else:
-            assert (row.result, row.failed) == (Result.success.value, 0)
-            assert row.decision == Decision.GO.value
-        assert row.feature_risk == raw["context"]["feature_risk"]
-        assert row.day_of_week == raw["context"]["day_of_week"]
+            assert row.result == Result.success.value
+            assert row.decision is Decision.GO
+        assert row.attributes["feature_risk"] == raw["context"]["feature_risk"]
+        assert row.attributes["day_of_week"] == raw["context"]["day_of_week"]
     assert sum(1 for row in rows if row.result is None) == 6
     assert store.count_outcomes() == 11
 
@@ -102,8 +103,8 @@ def test_derived_flags_come_from_the_day(store: Store, seed: dict[str, Any]) -> 
     import_memory(store, seed)
 
     for row in store.list_episodes(limit=0):
-        assert bool(row.weekend) is (row.day_of_week in ("SAT", "SUN"))
-        assert row.hour_of_day is None  # the seed does not say; nothing is invented
+        assert row.attributes["weekend"] is (row.attributes["day_of_week"] in ("SAT", "SUN"))
+        assert "hour_of_day" not in row.attributes  # the seed does not say; nothing is invented
 
 
 @needs_seed
@@ -162,9 +163,14 @@ def test_the_older_seed_file_imports(store: Store) -> None:
 
     assert report.episodes_added == 1
     (row,) = store.list_episodes(limit=0)
-    assert (row.feature_risk, row.day_of_week, row.service_criticality) == ("LOW", "TUE", "MEDIUM")
-    assert (row.decision, row.result) == ("GO", "success")
-    assert row.created_at.startswith("2026-01-12T01:45:00")
+    a = row.attributes
+    assert (a["feature_risk"], a["day_of_week"], a["service_criticality"]) == (
+        "LOW",
+        "TUE",
+        "MEDIUM",
+    )
+    assert (row.decision, row.result) == (Decision.GO, "success")
+    assert row.created_at.isoformat().startswith("2026-01-12T01:45:00")
 
 
 @needs_seed
@@ -246,20 +252,17 @@ def test_extra_context_keys_import(store: Store) -> None:
     (row,) = store.list_episodes()
 
     assert row.release_id == "rel-42"
-    assert (row.service, row.env, row.feature_risk, row.day_of_week) == (
+    a = row.attributes
+    assert (a["service"], a["env"], a["feature_risk"], a["day_of_week"]) == (
         "payments",
         "prod",
         "HIGH",
         "FRI",
     )
-    assert (row.hour_of_day, bool(row.clash)) == (16, True)
-    assert (bool(row.friday_afternoon), bool(row.weekend), bool(row.out_of_hours)) == (
-        True,
-        False,
-        False,
-    )
-    assert (row.decision, row.result, row.failed) == ("NO_GO", "incident", 1)
-    assert row.created_at == "2026-01-16T16:00:00.000000+00:00"  # no offset: read as UTC
+    assert (a["hour_of_day"], a["clash"]) == (16, True)
+    assert (a["friday_afternoon"], a["weekend"], a["out_of_hours"]) == (True, False, False)
+    assert (row.decision, row.result) == (Decision.NO_GO, "incident")
+    assert row.created_at.isoformat() == "2026-01-16T16:00:00+00:00"  # no offset: read as UTC
 
 
 # -- export and import ----------------------------------------------------------------------

@@ -21,8 +21,8 @@ from release_agent.decide.context import evaluate
 from release_agent.domain.errors import Conflict, InvalidInput, NotFound, ReleaseAgentError
 from release_agent.domain.models import Decision, DecisionRecord, Level, ReleaseRequest, Result
 from release_agent.domain.scenarios import SCENARIOS, get
+from release_agent.learn.imports import import_memory
 from release_agent.memory import migrations, schema
-from release_agent.memory.seedformat import import_memory
 from release_agent.memory.store import Store
 
 
@@ -301,7 +301,7 @@ def test_replace_overwrites_an_outcome(agent: Agent, store: Store) -> None:
 
     assert store.get_decision(record.release_id).outcome == second
     assert store.count_outcomes() == 1
-    assert store.outcome_cells(["service"]) == [({"service": "search"}, 1, 1)]
+    assert store.outcome_cells().count({"service": "search"}) == (1, 1)
 
 
 def test_agent_record_outcome_goes_to_the_store(agent: Agent, store: Store) -> None:

@@ -25,7 +25,6 @@ from .domain.models import (
 from .domain.policy import Policy
 from .learn import knowledge as risk
 from .learn.loop import LearnReport, learn
-from .memory.episodes import summary_of
 from .memory.store import Store
 from .reasoners.base import Reasoner
 from .reasoners.builtin import BuiltinReasoner
@@ -69,10 +68,10 @@ class Agent:
         evidence = Evidence(
             model=self.model(),
             heuristics=self.store.active_heuristics(),
-            similar=[summary_of(r) for r in self.store.similar_episodes(context, SIMILAR)],
+            similar=[e.summarized() for e in self.store.similar_episodes(context, SIMILAR)],
             recent=[
-                summary_of(r)
-                for r in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
+                e.summarized()
+                for e in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
             ],
         )
         outcome = run(
@@ -103,9 +102,7 @@ class Agent:
         return self.store.record_outcome(release_id, result, notes, replace=replace)
 
     def learn(self) -> LearnReport:
-        report, self._model = learn(
-            self.store, self.policy, self.reasoner, self.builtin, warm=self._model
-        )
+        report, self._model = learn(self.store, self.policy, self.reasoner, warm=self._model)
         self.last_learning = report
         return report
 

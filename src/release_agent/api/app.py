@@ -43,7 +43,6 @@ from ..domain.models import Decision, DecisionRecord, Heuristic
 from ..domain.policy import Policy, load_policy
 from ..domain.scenarios import SCENARIOS
 from ..domain.scenarios import get as get_scenario
-from ..memory.episodes import episode_json
 from ..memory.store import Store
 from ..reasoners.base import Reasoner
 from . import errors
@@ -227,7 +226,7 @@ def create_app(
     @app.get(f"{API}/episodes", tags=["learning"])
     def episodes(limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50) -> dict[str, Any]:
         """Episodes newest first, imported ones too, each with its narrative summary."""
-        return {"items": [episode_json(row) for row in agent.store.list_episodes(limit)]}
+        return {"items": [row.to_json() for row in agent.store.list_episodes(limit)]}
 
     # -- scenarios -----------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ import click
 
 from ..domain.models import HeuristicStatus
 from ..domain.policy import load_policy
-from ..memory.episodes import episode_json
-from ..memory.seedformat import export_memory, import_memory, load_file
+from ..learn.imports import import_memory
+from ..memory.seedformat import export_memory, load_file
 from ..memory.store import Store
 from .common import agent_options, build_agent, db_option, echo_json, policy_option
 from .render import heuristic_line
@@ -25,7 +25,7 @@ LIMIT_HELP = "How many to show, newest first (0: all)."
 def episodes(limit: int, as_json: bool, db: str | None) -> None:
     """Past decisions and imported episodes, each with its story and outcome."""
     rows = Store.open(db).list_episodes(limit)
-    items = [episode_json(row) for row in rows]
+    items = [row.to_json() for row in rows]
     if as_json:
         echo_json(items)
         return

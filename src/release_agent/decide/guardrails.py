@@ -7,8 +7,8 @@ Inside a freeze the decision is never GO. Nothing downstream can loosen a guardr
 from __future__ import annotations
 
 from ..domain.models import Context, Decision
+from ..domain.options import Guardrails
 from ..domain.policy import Policy
-from ..reasoners.base import Guardrails
 
 
 def check(context: Context, policy: Policy) -> Guardrails:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain import narrative as memory_stage
+from ..domain import episodes as memory_stage
 from ..domain.conditions import describe
+from ..domain.episodes import EpisodeSummary
 from ..domain.models import (
     AppliedHeuristic,
     Confirmation,
@@ -37,7 +38,7 @@ from ..domain.models import (
 )
 from ..domain.policy import Policy
 from ..domain.state import ReleaseState, ReleaseStateMachine
-from ..reasoners.base import ConfirmTask, EpisodeSummary, PlanTask, Reasoner, ReviewTask
+from ..reasoners.base import ConfirmTask, PlanTask, Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
 from ..reasoners.exploration import seed_of
 from ..stats.risk_model import RiskModel

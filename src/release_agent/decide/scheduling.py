@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..domain.models import Context, Decision, ReleaseRequest
+from ..domain.options import Guardrails, Option
 from ..domain.policy import Policy
-from ..reasoners.base import Guardrails, Option
 from ..stats.risk_model import RiskModel
 from . import context as context_stage
 

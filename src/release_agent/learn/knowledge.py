@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from ..domain.models import Decision
 from ..memory.store import Store
+from ..stats.cells import Cell
 from ..stats.evidence import counted
-from ..stats.risk_model import CELL_ATTRIBUTES, Cell, RiskModel
+from ..stats.risk_model import RiskModel
 
 
 def fit(
@@ -18,7 +19,7 @@ def fit(
     cautionary heuristics judged by their evidence enter the model as effects of their own."""
     seen = store.count_outcomes()
     if cells is None:
-        cells = [Cell(a, n, f) for a, n, f in store.outcome_cells(CELL_ATTRIBUTES)]
+        cells = store.outcome_cells().risk_cells()
     # Exactly the heuristics the planner treats as "priced in" (evidence.counted).
     patterns = [
         h.when

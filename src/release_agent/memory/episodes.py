@@ -1,61 +1,44 @@
-"""Episodes as the rest of the system reads them: attributes, decision, outcome, story."""
+"""Rows of the episodes table as domain objects: the store returns nothing else."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..domain.conditions import BOOL_ATTRIBUTES, KNOWN_ATTRIBUTES
+from ..domain.episodes import Episode
 from ..domain.models import Decision
-from ..domain.narrative import narrative
-from ..reasoners.base import EpisodeSummary
-
-ATTRIBUTES = KNOWN_ATTRIBUTES
 
 
 def attributes_of(row: sa.Row[Any]) -> dict[str, Any]:
     m = row._mapping
     out = {}
-    for name in ATTRIBUTES:
+    for name in KNOWN_ATTRIBUTES:
         value = m[name]
         if value is not None:
             out[name] = bool(value) if name in BOOL_ATTRIBUTES else value
     return out
 
 
-def story_of(row: sa.Row[Any]) -> str:
-    m = row._mapping
-    summary = m["summary"]
-    if not summary:
-        context = ", ".join(f"{k}={v}" for k, v in attributes_of(row).items())
-        summary = f"Imported episode ({context}). Decision: {m['decision']}."
-    return narrative(summary, m["result"], m["outcome_notes"], m["decision"])
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
-def summary_of(row: sa.Row[Any]) -> EpisodeSummary:
+def episode_of(row: sa.Row[Any]) -> Episode:
     m = row._mapping
-    return EpisodeSummary(
+    created = _time(m["created_at"])
+    assert created is not None
+    return Episode(
         release_id=m["release_id"],
+        source=m["source"],
         attributes=attributes_of(row),
         decision=Decision(m["decision"]),
         result=m["result"],
-        summary=story_of(row),
+        outcome_notes=m["outcome_notes"],
+        created_at=created,
+        deploy_at=_time(m["deploy_at"]),
+        reason=m["reason"],
+        summary=m["summary"] or "",
     )
-
-
-def episode_json(row: sa.Row[Any]) -> dict[str, Any]:
-    """An episode in the seed's memory shape, with our extra fields."""
-    m = row._mapping
-    return {
-        "release_id": m["release_id"],
-        "source": m["source"],
-        "context": attributes_of(row),
-        "decision": m["decision"],
-        "outcome": m["result"],
-        "outcome_notes": m["outcome_notes"],
-        "timestamp": m["created_at"],
-        "deploy_at": m["deploy_at"],
-        "reason": m["reason"],
-        "summary": story_of(row),
-    }

@@ -14,13 +14,8 @@ seed's SUCCESS / FAILURE / ABORTED and ours (success, degraded, rolled_back, inc
 ABORTED, DELAYED, NO_GO, PENDING or none mean the release was not deployed, so the
 episode is no evidence about failure.
 
-Import is all or nothing: the whole file is checked first and written in one
-transaction; a malformed file raises ImportFormatError naming the JSON path of the
-fault. Importing the same file twice adds nothing the second time. Heuristics are
-validated, their support recounted from memory, and duplicates (the same conditions and
-recommendation) collapse into one, which keeps the confidence of the variant with the
-largest claimed support (the lower confidence on a tie). A heuristic whose claimed
-support the deployed episodes do not show is kept as ``rejected`` with the reason.
+:func:`parse` checks a whole document and raises ImportFormatError naming the JSON path
+of the first fault; :mod:`release_agent.learn.imports` writes what it returns.
 """
 
 from __future__ import annotations
@@ -28,32 +23,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from ..domain.conditions import KNOWN_ATTRIBUTES, canonical_key, normalize
+from ..domain.conditions import KNOWN_ATTRIBUTES, normalize
 from ..domain.errors import ImportFormatError, InvalidInput
 from ..domain.models import (
     MAX_YEAR,
     MIN_YEAR,
     Day,
     Decision,
-    Heuristic,
     HeuristicStatus,
-    Provenance,
     Result,
 )
 from ..domain.policy import DecisionSettings
-from ..stats.evidence import Baseline
-from ..stats.mining import where_clause
-from ..stats.validation import canonical_when, merge_key, validate
-from . import schema
-from .episodes import episode_json
-from .store import Store, heuristic_row, iso
+from .store import Store, iso
 
 _NAMESPACE = uuid.UUID("6f1c1d0e-6f53-4b8e-9a54-2f1b7f0d8e11")
 _DECISIONS = {"GO": Decision.GO, "NO_GO": Decision.NO_GO, "DELAY": Decision.DELAY}
@@ -73,24 +58,6 @@ _OUTCOMES: dict[str, Result | None] = {
     "NO_GO": None,
     "PENDING": None,
 }
-
-
-@dataclass
-class ImportReport:
-    episodes_added: int = 0
-    episodes_skipped: int = 0
-    heuristics_added: int = 0
-    heuristics_merged: int = 0
-    heuristics_rejected: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "episodes_added": self.episodes_added,
-            "episodes_skipped": self.episodes_skipped,
-            "heuristics_added": self.heuristics_added,
-            "heuristics_merged": self.heuristics_merged,
-            "heuristics_rejected": self.heuristics_rejected,
-        }
 
 
 def _fail(where: str, message: str, allowed: Any = None) -> ImportFormatError:
@@ -279,100 +246,10 @@ def load_file(path: str | Path) -> Any:
         ) from None
 
 
-def _collapse(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    merged = 0
-    for c in candidates:
-        # Near-duplicates too: a one-element list as its value, DELAY beside NO_GO.
-        key = merge_key(canonical_when(c["when"]), Decision(c["recommendation"]))
-        kept = groups.get(key)
-        if kept is None:
-            groups[key] = c
-            continue
-        merged += 1
-        better = (c["support"], -c["confidence"]) > (kept["support"], -kept["confidence"])
-        if better:
-            groups[key] = c
-    return list(groups.values()), merged
-
-
-def import_memory(
-    store: Store, data: Any, settings: DecisionSettings | None = None
-) -> ImportReport:
-    """Import a memory document into ``store`` in one transaction (all or nothing)."""
-    episodes, candidates = parse(data, settings)
-    unique, merged = _collapse(candidates)
-    report = ImportReport(heuristics_merged=merged)
-    e, h = schema.episodes, schema.heuristics
-    with store.transaction() as conn:
-        existing = (
-            set(
-                conn.execute(
-                    sa.select(e.c.release_id).where(
-                        e.c.release_id.in_([r["release_id"] for r in episodes])
-                    )
-                ).scalars()
-            )
-            if episodes
-            else set()
-        )
-        fresh = [r for r in episodes if r["release_id"] not in existing]
-        report.episodes_skipped = len(episodes) - len(fresh)
-        if fresh:
-            conn.execute(e.insert(), fresh)
-        report.episodes_added = len(fresh)
-        base_deployed, base_failures = conn.execute(
-            sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(e.c.result.is_not(None))
-        ).one()
-        baseline = Baseline.of(int(base_deployed), int(base_failures or 0))
-        for c in unique:
-            deployed, failures = conn.execute(
-                sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(where_clause(c["when"]))
-            ).one()
-            verdict = validate(
-                c["when"],
-                c["recommendation"],
-                c["confidence"],
-                c["support"],
-                Provenance.imported,
-                recount=(int(deployed), int(failures or 0)),
-                baseline=baseline,
-            )
-            if verdict.heuristic is not None:
-                heuristic = verdict.heuristic.model_copy(update={"status": c["status"]})
-            else:
-                report.heuristics_rejected.append(f"{c['where']}: {verdict.rejection}")
-                heuristic = Heuristic(
-                    when=c["when"],
-                    recommendation=Decision(c["recommendation"]),
-                    confidence=c["confidence"],
-                    provenance=Provenance.imported,
-                    status=HeuristicStatus.rejected,
-                    reason=f"imported: {verdict.rejection}",
-                )
-            key = canonical_key(heuristic.when)
-            duplicate = conn.execute(
-                sa.select(h.c.id).where(
-                    h.c.when_key == key, h.c.recommendation == heuristic.recommendation.value
-                )
-            ).first()
-            heuristic = heuristic.model_copy(update={"last_checked": datetime.now(UTC)})
-            if duplicate is not None:
-                report.heuristics_merged += 1
-                conn.execute(
-                    h.update().where(h.c.id == duplicate.id).values(**heuristic_row(heuristic))
-                )
-            else:
-                conn.execute(h.insert().values(**heuristic_row(heuristic)))
-                if heuristic.status is not HeuristicStatus.rejected:
-                    report.heuristics_added += 1
-    return report
-
-
 def export_memory(store: Store) -> dict[str, Any]:
     """Every episode and every active or retired heuristic, in the seed's shape (plus
     our own fields; importing an export gives the same memory)."""
-    episodes = [episode_json(row) for row in reversed(store.list_episodes(limit=0))]
+    episodes = [row.to_json() for row in reversed(store.list_episodes(limit=0))]
     heuristics = [
         {
             "when": x.when,

@@ -19,6 +19,7 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..domain.episodes import Episode
 from ..domain.errors import Conflict, InvalidInput, NotFound, StoreError
 from ..domain.models import (
     MAX_NOTES,
@@ -30,7 +31,9 @@ from ..domain.models import (
     OutcomeRecord,
     Result,
 )
+from ..stats.cells import CELL_ATTRIBUTES, Cells
 from . import schema
+from .episodes import episode_of
 from .migrations import WRITE, migrate, writing
 
 
@@ -156,6 +159,25 @@ class Store:
         with self.transaction() as tx:
             tx.execute(schema.episodes.insert().values(**row))
 
+    def insert_episodes(self, rows: Sequence[dict[str, Any]], conn: sa.Connection) -> int:
+        """Insert episode rows (from :func:`.seedformat.parse`) inside the transaction
+        ``conn``, skipping those whose release id is stored already; returns how many were
+        added."""
+        if not rows:
+            return 0
+        e = schema.episodes
+        ids = [r["release_id"] for r in rows]
+        existing: set[str] = set()
+        for start in range(0, len(ids), 500):  # keep under every backend's parameter limit
+            chunk = ids[start : start + 500]
+            existing |= set(
+                conn.execute(sa.select(e.c.release_id).where(e.c.release_id.in_(chunk))).scalars()
+            )
+        fresh = [r for r in rows if r["release_id"] not in existing]
+        if fresh:
+            conn.execute(e.insert(), fresh)
+        return len(fresh)
+
     def get_decision(self, release_id: str) -> DecisionRecord:
         with self.reading() as conn:
             row = conn.execute(
@@ -194,13 +216,13 @@ class Store:
             rows = conn.execute(query).all()
         return [record_from_row(row) for row in rows]
 
-    def list_episodes(self, limit: int = 50) -> list[sa.Row[Any]]:
+    def list_episodes(self, limit: int = 50) -> list[Episode]:
         """Every episode (imported ones too), newest first; ``limit`` 0 means all."""
         query = sa.select(schema.episodes).order_by(schema.episodes.c.id.desc())
         if limit:
             query = query.limit(limit)
         with self.reading() as conn:
-            return list(conn.execute(query).all())
+            return [episode_of(row) for row in conn.execute(query).all()]
 
     def record_outcome(
         self,
@@ -262,26 +284,23 @@ class Store:
                 ).scalar_one()
             )
 
-    def outcome_cells(self, attributes: Sequence[str]) -> list[tuple[dict[str, Any], int, int]]:
-        """Deployed outcomes grouped by ``attributes``: (values, deployed, failures)."""
+    def outcome_cells(self, conn: sa.Connection | None = None) -> Cells:
+        """Every deployed episode with an outcome, grouped by every context attribute: the
+        one aggregate query learning reads memory with. ``conn`` reads inside a running
+        transaction (an import counts what it has just written)."""
         e = schema.episodes
-        columns = [e.c[name] for name in attributes]
+        columns = [e.c[name] for name in CELL_ATTRIBUTES]
         query = (
             sa.select(*columns, sa.func.count(), sa.func.sum(e.c.failed))
             .where(e.c.result.is_not(None))
             .group_by(*columns)
         )
-        with self.reading() as conn:
-            rows = conn.execute(query).all()
-        out = []
-        for row in rows:
-            values = {name: _plain(row[i]) for i, name in enumerate(attributes)}
-            out.append((values, int(row[-2]), int(row[-1] or 0)))
-        return out
+        if conn is not None:
+            return Cells.from_rows(conn.execute(query).all())
+        with self.reading() as reader:
+            return Cells.from_rows(reader.execute(query).all())
 
-    def recent_outcomes(
-        self, service: str, before: datetime, hours: float = 24.0
-    ) -> list[sa.Row[Any]]:
+    def recent_outcomes(self, service: str, before: datetime, hours: float = 24.0) -> list[Episode]:
         """Deploys of ``service`` with a recorded outcome that went out in the ``hours``
         before ``before``, newest first."""
         e = schema.episodes
@@ -293,9 +312,9 @@ class Store:
             .order_by(e.c.deploy_at.desc(), e.c.id.desc())
         )
         with self.reading() as conn:
-            return list(conn.execute(query).all())
+            return [episode_of(row) for row in conn.execute(query).all()]
 
-    def similar_episodes(self, context: Context, k: int = 3, pool: int = 60) -> list[sa.Row[Any]]:
+    def similar_episodes(self, context: Context, k: int = 3, pool: int = 60) -> list[Episode]:
         """The ``k`` past deploys with outcomes most like ``context`` (newest win ties)."""
         e = schema.episodes
         query = (
@@ -320,12 +339,15 @@ class Store:
             enumerate(rows),
             key=lambda pair: (-_similarity(target, pair[1]), pair[0]),
         )
-        return [row for _, row in scored[:k]]
+        return [episode_of(row) for _, row in scored[:k]]
 
     # -- heuristics ----------------------------------------------------------------
 
     def list_heuristics(
-        self, status: HeuristicStatus | None = None, limit: int = 0
+        self,
+        status: HeuristicStatus | None = None,
+        limit: int = 0,
+        conn: sa.Connection | None = None,
     ) -> list[Heuristic]:
         h = schema.heuristics
         query = sa.select(h).order_by(h.c.status, h.c.confidence.desc(), h.c.id)
@@ -333,8 +355,10 @@ class Store:
             query = query.where(h.c.status == status.value)
         if limit:
             query = query.limit(limit)
-        with self.reading() as conn:
+        if conn is not None:
             return [heuristic_from_row(row) for row in conn.execute(query).all()]
+        with self.reading() as reader:
+            return [heuristic_from_row(row) for row in reader.execute(query).all()]
 
     def active_heuristics(self) -> list[Heuristic]:
         return self.list_heuristics(HeuristicStatus.active)

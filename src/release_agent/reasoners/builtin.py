@@ -308,4 +308,4 @@ class BuiltinReasoner:
     def extract(self, task: ExtractTask) -> Answer[list[HeuristicProposal]]:
         from ..stats.mining import propose
 
-        return Answer(propose(task), _USAGE)
+        return Answer(propose(task.base_deployed, task.base_failures, task.patterns), _USAGE)

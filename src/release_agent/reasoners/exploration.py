@@ -24,7 +24,8 @@ from statistics import NormalDist
 from typing import Any
 
 from ..domain.models import Decision, Level, ReleaseRequest, canonical_env
-from .base import Option, PlanTask
+from ..domain.options import Option
+from .base import PlanTask
 
 MIN_DOUBT = 0.2
 _Z90 = NormalDist().inv_cdf(0.9)

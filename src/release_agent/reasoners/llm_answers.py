@@ -23,7 +23,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, TEXT_ATTRIBUTES
 from ..domain.errors import ReasonerError
 from ..domain.models import Confirmation, Decision, Level, Plan, Review, SuggestedAction
-from .base import HeuristicProposal, Option, PlanTask
+from ..domain.options import HeuristicProposal, Option
+from .base import PlanTask
 
 MAX_WINDOWS = 24
 """A plan prompt offers at most this many DELAY windows (the cheapest, in time order)."""

@@ -25,8 +25,10 @@ from typing import Any
 
 from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, HOUR_ATTRIBUTE, TEXT_ATTRIBUTES
 from ..domain.conditions import describe as describe_when
+from ..domain.episodes import EpisodeSummary
 from ..domain.models import Heuristic, Plan, Review
-from .base import ConfirmTask, EpisodeSummary, ExtractTask, Option, PlanTask, ReviewTask
+from ..domain.options import Option
+from .base import ConfirmTask, ExtractTask, PlanTask, ReviewTask
 from .llm_answers import offered_windows
 
 TASKS = ("plan", "review", "confirm", "extract")

@@ -43,31 +43,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from scipy.stats import beta
 
-from ..domain.conditions import BOOL_ATTRIBUTES, HOUR_ATTRIBUTE, KNOWN_ATTRIBUTES
+from ..domain.conditions import HOUR_ATTRIBUTE
 from ..domain.models import Decision
-from ..memory import schema
-from ..memory.store import Store
-from ..reasoners.base import ExtractTask, HeuristicProposal, PatternStat
+from ..domain.options import HeuristicProposal, PatternStat
+from .cells import Cells
 from .evidence import Baseline, probability_above, smoothed_rate
-from .risk_model import Cell
 
 __all__ = [
     "Cells",
     "Mined",
     "MiningSettings",
     "cautionary_recommendation",
-    "count_matching",
-    "load_cells",
     "mine",
     "probability_above",
     "propose",
-    "where_clause",
 ]
 
-CELL_ATTRIBUTES: tuple[str, ...] = KNOWN_ATTRIBUTES
 PART_OF_DAY_HOURS = 6
 PARTS_OF_DAY: tuple[tuple[int, int], ...] = tuple(
     (start, start + PART_OF_DAY_HOURS - 1) for start in range(0, 24, PART_OF_DAY_HOURS)
@@ -99,161 +92,6 @@ class MiningSettings:
     alpha: float = 0.01
     min_lift: float = 1.5
     max_proposals: int = MAX_PROPOSALS
-
-
-# -- SQL, for single recounts ------------------------------------------------------------
-
-
-def _column_condition(name: str, expected: Any) -> sa.ColumnElement[bool]:
-    column = schema.episodes.c[name]
-    if isinstance(expected, Mapping):
-        low, high = expected["from"], expected["to"]
-        if low <= high:
-            return column.between(low, high)
-        return sa.or_(column >= low, column <= high)
-    if isinstance(expected, list):
-        return column.in_(expected)
-    return column == expected
-
-
-def where_clause(when: Mapping[str, Any]) -> sa.ColumnElement[bool]:
-    """SQL for 'this deployed episode matches ``when``' (same semantics as conditions)."""
-    clauses: list[sa.ColumnElement[bool]] = [schema.episodes.c.result.is_not(None)]
-    clauses += [_column_condition(name, expected) for name, expected in when.items()]
-    return sa.and_(*clauses)
-
-
-def count_matching(store: Store, when: Mapping[str, Any]) -> tuple[int, int]:
-    """(deployed with outcome, failures) among episodes matching ``when``, by one query."""
-    e = schema.episodes
-    query = sa.select(sa.func.count(), sa.func.sum(e.c.failed)).where(where_clause(when))
-    with store.reading() as conn:
-        deployed, failures = conn.execute(query).one()
-    return int(deployed), int(failures or 0)
-
-
-# -- cells ---------------------------------------------------------------------------------
-
-
-class Cells:
-    """Deployed episodes with an outcome, grouped by every context attribute.
-
-    Each attribute is held as integer codes into its list of distinct values (-1 for a
-    missing value, which no condition matches — as in SQL and in
-    :func:`release_agent.domain.conditions.matches`); ``hour_of_day`` codes are the hours.
-    """
-
-    def __init__(
-        self,
-        values: Mapping[str, Sequence[Any]],
-        codes: Mapping[str, np.ndarray],
-        deployed: np.ndarray,
-        failures: np.ndarray,
-    ) -> None:
-        self.values = {name: list(v) for name, v in values.items()}
-        self.codes = dict(codes)
-        self.deployed = deployed.astype(np.int64)
-        self.failures = failures.astype(np.int64)
-        self._index = {
-            name: {value: i for i, value in enumerate(v)} for name, v in self.values.items()
-        }
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[Sequence[Any]]) -> Cells:
-        """Cells from rows of (*CELL_ATTRIBUTES values, deployed, failures)."""
-        rows = list(rows)
-        values: dict[str, list[Any]] = {}
-        codes: dict[str, np.ndarray] = {}
-        for i, name in enumerate(CELL_ATTRIBUTES):
-            column = [_plain(name, row[i]) for row in rows]
-            if name == HOUR_ATTRIBUTE:
-                values[name] = list(range(24))
-                codes[name] = np.array([-1 if v is None else int(v) for v in column], np.int64)
-                continue
-            index: dict[Any, int] = {}
-            out = np.empty(len(column), dtype=np.int64)
-            for r, value in enumerate(column):
-                out[r] = -1 if value is None else index.setdefault(value, len(index))
-            values[name] = list(index)
-            codes[name] = out
-        width = len(CELL_ATTRIBUTES)
-        deployed = np.array([int(row[width]) for row in rows], dtype=np.int64)
-        failures = np.array([int(row[width + 1] or 0) for row in rows], dtype=np.int64)
-        return cls(values, codes, deployed, failures)
-
-    def __len__(self) -> int:
-        return len(self.deployed)
-
-    @property
-    def totals(self) -> tuple[int, int]:
-        """(deployed, failures) over every cell."""
-        return int(self.deployed.sum()), int(self.failures.sum())
-
-    def _code(self, name: str, value: Any) -> int | None:
-        if name == HOUR_ATTRIBUTE:
-            return value if isinstance(value, int) and 0 <= value <= 23 else None
-        return self._index.get(name, {}).get(value)
-
-    def mask(self, when: Mapping[str, Any]) -> np.ndarray:
-        """Which cells match ``when`` (same semantics as conditions.matches)."""
-        mask = np.ones(len(self), dtype=bool)
-        for name, expected in when.items():
-            codes = self.codes.get(name)
-            if codes is None:
-                return np.zeros(len(self), dtype=bool)
-            if isinstance(expected, Mapping):
-                low, high = int(expected["from"]), int(expected["to"])
-                hours = range(low, high + 1) if low <= high else [*range(low, 24), *range(high + 1)]
-                wanted = [int(h) for h in hours]
-            elif isinstance(expected, list):
-                wanted = [c for c in (self._code(name, v) for v in expected) if c is not None]
-            else:
-                code = self._code(name, expected)
-                wanted = [] if code is None else [code]
-            mask &= np.isin(codes, wanted)
-        return mask
-
-    def count(self, when: Mapping[str, Any], within: np.ndarray | None = None) -> tuple[int, int]:
-        """(deployed, failures) of the cells matching ``when`` (and ``within``)."""
-        mask = self.mask(when)
-        if within is not None:
-            mask &= within
-        return int(self.deployed[mask].sum()), int(self.failures[mask].sum())
-
-    def attributes(self, index: int) -> dict[str, Any]:
-        out = {}
-        for name in CELL_ATTRIBUTES:
-            code = int(self.codes[name][index])
-            out[name] = None if code < 0 else self.values[name][code]
-        return out
-
-    def risk_cells(self) -> list[Cell]:
-        """The cells in the form the risk model is fitted on."""
-        return [
-            Cell(self.attributes(i), int(self.deployed[i]), int(self.failures[i]))
-            for i in range(len(self))
-        ]
-
-
-def _plain(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name in BOOL_ATTRIBUTES:
-        return bool(value)
-    return value
-
-
-def load_cells(store: Store) -> Cells:
-    """Every deployed episode with an outcome, grouped by context: one aggregate query."""
-    e = schema.episodes
-    columns = [e.c[name] for name in CELL_ATTRIBUTES]
-    query = (
-        sa.select(*columns, sa.func.count(), sa.func.sum(e.c.failed))
-        .where(e.c.result.is_not(None))
-        .group_by(*columns)
-    )
-    with store.reading() as conn:
-        return Cells.from_rows(conn.execute(query).all())
 
 
 # -- candidates ----------------------------------------------------------------------------
@@ -504,21 +342,26 @@ def cautionary_recommendation(when: Mapping[str, Any]) -> Decision:
     return Decision.DELAY if TIME_ATTRIBUTES & set(when) else Decision.NO_GO
 
 
-def propose(task: ExtractTask, settings: MiningSettings | None = None) -> list[HeuristicProposal]:
-    """Heuristics for the patterns in ``task`` that clearly differ from the base rate,
-    strongest first, at most ``max_proposals``.
+def propose(
+    base_deployed: int,
+    base_failures: int,
+    patterns: Sequence[PatternStat],
+    settings: MiningSettings | None = None,
+) -> list[HeuristicProposal]:
+    """Heuristics for the ``patterns`` that clearly differ from the base rate (of
+    ``base_failures`` in ``base_deployed``), strongest first, at most ``max_proposals``.
 
-    ``task.patterns`` are normally the patterns :func:`mine` kept; each is checked again
-    here (Bonferroni over the patterns given, and the minimum lift), so that patterns
-    from elsewhere are held to a bar too.
+    ``patterns`` are normally those :func:`mine` kept; each is checked again here
+    (Bonferroni over the patterns given, and the minimum lift), so that patterns from
+    elsewhere are held to a bar too.
     """
     settings = settings or MiningSettings()
-    if task.base_deployed < settings.min_support or not task.patterns:
+    if base_deployed < settings.min_support or not patterns:
         return []
-    base = smoothed_rate(task.base_failures, task.base_deployed)
-    bar = settings.alpha / (2 * len(task.patterns))
+    base = smoothed_rate(base_failures, base_deployed)
+    bar = settings.alpha / (2 * len(patterns))
     proposals = []
-    for stat in task.patterns:
+    for stat in patterns:
         if stat.deployed < settings.min_support:
             continue
         risky = _tail(True, stat.failures, stat.deployed, base)
@@ -538,7 +381,7 @@ def propose(task: ExtractTask, settings: MiningSettings | None = None) -> list[H
                 rationale=(
                     f"{stat.failures} failures in {stat.deployed} deploys "
                     f"({100 * stat.failures / stat.deployed:.1f}%) against a base rate of "
-                    f"{100 * task.base_failures / task.base_deployed:.1f}%"
+                    f"{100 * base_failures / base_deployed:.1f}%"
                 ),
             )
         )

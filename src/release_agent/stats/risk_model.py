@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..domain.conditions import KNOWN_ATTRIBUTES, canonical_key, matches
+from ..domain.conditions import canonical_key, matches
 from ..domain.models import DAYS
-from ..reasoners.base import RiskEstimate
+from ..domain.options import RiskEstimate
+from .cells import Cell
 
 BASE_RATE = 0.05
 _LOGIT_BASE = math.log(BASE_RATE / (1 - BASE_RATE))
@@ -60,18 +61,7 @@ FIXED_NAMES = (
     + [f"slot={d.value}/{b}" for d in DAYS for b in range(24 // PART_OF_DAY_HOURS)]
 )
 
-# The attributes a cell of evidence is grouped by, in order.
-CELL_ATTRIBUTES = KNOWN_ATTRIBUTES
 PRODUCTION = ("prod", "production")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Deploys that share one context, and how many of them failed."""
-
-    attributes: Mapping[str, Any]
-    deployed: int
-    failures: int
 
 
 PATTERN_SD = 0.5
