@@ -8,13 +8,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from release_agent.decide import guardrails
 from release_agent.decide.context import evaluate
 from release_agent.domain.errors import PolicyError
-from release_agent.domain.models import Decision, Level, ReleaseRequest
+from release_agent.domain.models import DAYS, Decision, Level, ReleaseRequest
 from release_agent.domain.options import Guardrails
 from release_agent.domain.policy import (
     Costs,
@@ -196,6 +196,41 @@ def test_a_sunday_night_freeze_runs_into_monday() -> None:
     assert frozen(p, "2026-11-30T05:59:00+00:00") == ["sun"]
     assert frozen(p, "2026-11-30T06:00:00+00:00") == []
     assert frozen(p, "2026-11-30T22:00:00+00:00") == []
+
+
+WALL_TIMES = st.tuples(
+    st.sampled_from(["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]),
+    st.integers(min_value=0, max_value=24),
+    st.integers(min_value=0, max_value=59),
+).filter(lambda t: t[1] < 24 or t[2] == 0)
+
+
+@settings(deadline=None)  # a shared machine: a slow example is not a wrong one
+@given(WALL_TIMES, WALL_TIMES)
+def test_any_weekly_span_parses_or_is_refused_at_its_end(
+    start: tuple[str, int, int], end: tuple[str, int, int]
+) -> None:
+    def minute(day: str, hours: int, minutes: int) -> int:
+        return (DAYS.index(day) * 1440 + hours * 60 + minutes) % (7 * 1440)
+
+    text = (
+        '[[freeze.weekly]]\nname = "span"\n'
+        f'start = "{start[0]} {start[1]:02d}:{start[2]:02d}"\n'
+        f'end = "{end[0]} {end[1]:02d}:{end[2]:02d}"\n'
+    )
+    if minute(*start) == minute(*end):
+        assert refusal(text).field == "freeze.weekly[0].end"
+        return
+    (span,) = policy(text).freezes[0].spans  # type: ignore[union-attr]
+
+    assert span == (minute(*start), (minute(*end) - minute(*start)) % (7 * 1440))
+
+
+def test_a_span_ending_at_sun_24_00_ends_at_monday_midnight() -> None:
+    p = policy('[[freeze.weekly]]\nname = "late"\nstart = "SUN 22:00"\nend = "SUN 24:00"')
+
+    assert frozen(p, "2026-11-29T23:59:00+00:00") == ["late"]
+    assert frozen(p, "2026-11-30T00:00:00+00:00") == []
 
 
 def test_a_freeze_in_another_time_zone_than_the_release() -> None:
@@ -389,7 +424,7 @@ non_production_factor = 0.25
 @pytest.mark.parametrize(
     ("text", "field", "allowed"),
     [
-        ("colour = 1", "policy.colour", ["costs", "decision", "freeze"]),
+        ("colour = 1", "policy.colour", ["costs", "decision", "freeze", "notify", "priors"]),
         ("[freeze]\nmonthly = []", "freeze.monthly", ["once", "weekly"]),
         (
             WEEKEND + 'colour = "red"',

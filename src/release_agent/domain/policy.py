@@ -2,16 +2,20 @@
 
 A policy is a TOML file, given by ``--policy``, ``RELEASE_AGENT_POLICY`` or found at
 ``<user config dir>/release-agent/policy.toml``. No file means no freezes and the
-default settings below. Example::
+default settings below. Example (every key is optional)::
 
     [decision]
     heuristic_threshold = 0.6   # heuristics below this confidence are not applied
     extract_every = 5           # learn from memory every N decisions
     max_reschedules = 3         # how often a DELAY may look for a later window
+    max_delays = 2              # a release delayed this often is then GO or NO_GO
     horizon_hours = 72          # how far ahead a DELAY may look
     risk_quantile = 0.8         # decide on this quantile of the failure probability
                                 # (omit: on its posterior mean, the default)
+    business_hours = [8, 18]    # local hours; outside them a release is out of hours
+    friday_afternoon_from = 12  # the hour a Friday afternoon begins
     explore = true              # a NO_GO on thin evidence may be tried anyway
+    llm_floor = "evidence"      # an LLM may not go below the evidence: strict, off
 
     [costs]                     # the team's risk appetite, in any unit
     failure = { LOW = 10, MEDIUM = 25, HIGH = 60 }   # by service criticality
@@ -19,130 +23,255 @@ default settings below. Example::
     no_go = 10
     non_production_factor = 0.1 # failures outside production cost this share
 
-    [[freeze.once]]             # a one-off date range, local to its time zone
-    name = "year-end"
-    start = "2026-12-20T00:00"
-    end = "2027-01-04T00:00"
-    timezone = "Europe/Berlin"
-    envs = ["prod"]             # omit to apply to every environment
+    [priors]                    # what the team believes before its evidence
+    base_rate = 0.05            # how often a deploy fails
+    effects = { "feature_risk=HIGH" = { times = 4.0, sd = 0.7 } }
+    scales = { service = 0.3 }  # fix a pooled group's scale instead of learning it
 
-    [[freeze.weekly]]           # a span of the week: from FRI 18:00 to MON 06:00
-    name = "weekend"
-    start = "FRI 18:00"
-    end = "MON 06:00"
-    timezone = "Europe/Berlin"
+    [[freeze.once]] / [[freeze.weekly]]   # see :mod:`.freezes`
 
-    [[freeze.weekly]]           # or the same hours on some days; may cross midnight
-    name = "nightly"
-    days = ["MON", "TUE", "WED", "THU", "FRI"]
-    start = "22:00"
-    end = "06:00"
-    timezone = "UTC"
-
-A freeze covers ``start <= t < end``.
+Every table is a pydantic model that refuses unknown keys. Every number is finite and in
+the range its field states (see the ``*_MAX`` bounds below: far beyond any real team,
+near enough to keep the arithmetic of costs and schedules finite); whole numbers must be
+TOML integers and flags TOML booleans. A malformed file raises :class:`PolicyError` with
+the key at fault as a dotted path (``costs.failure.HIGH``, ``freeze.weekly[1].start``)
+and, for a closed set, the values allowed.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, TypeVar, get_args
 
 import platformdirs
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
+from .attributes import ATTRIBUTES, INTERACTIONS
 from .errors import PolicyError
-from .models import DAYS, Level, canonical_env
+from .freezes import TABLE_CONFIG, Freeze, FreezeTable, OnceFreeze, WeeklyFreeze, refusal
+from .models import FLOORS, Level
 
-WEEK_MINUTES = 7 * 24 * 60
+__all__ = [
+    "COST_MAX",
+    "EXTRACT_EVERY_MAX",
+    "HORIZON_HOURS_MAX",
+    "MAX_RESCHEDULES_MAX",
+    "Costs",
+    "DecisionSettings",
+    "Freeze",
+    "Policy",
+    "default_policy_path",
+    "load_policy",
+    "parse_policy",
+]
+
+COST_MAX = 1e12
+"""The largest cost: sums of many costs stay finite."""
+EXTRACT_EVERY_MAX = 1_000_000
+MAX_RESCHEDULES_MAX = 20
+MAX_DELAYS_MAX = 100
+HORIZON_HOURS_MAX = 24 * 31
+"""A DELAY looks at most a month ahead."""
+
+_N = TypeVar("_N", int, float)
 
 
-@dataclass(frozen=True)
-class Costs:
-    """What a failure, an hour of delay and a NO_GO are worth to the team."""
+def _within(low: _N, high: _N) -> AfterValidator:
+    """Refuse a number outside ``[low, high]``, stating the range."""
 
-    failure: Mapping[Level, float] = field(
-        default_factory=lambda: {Level.LOW: 10.0, Level.MEDIUM: 25.0, Level.HIGH: 60.0}
+    def check(value: _N) -> _N:
+        # Written so that nan fails too, should a float ever get past allow_inf_nan.
+        if not low <= value <= high:
+            raise refusal(
+                f"{_toml(value)} is out of range; must be from {_show(low)} to {_show(high)}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _show(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def _floor(value: object) -> str:
+    if isinstance(value, str) and value in FLOORS:
+        return value
+    raise refusal(f"{_toml(value)} is not a floor", allowed=list(FLOORS))
+
+
+def _level(value: object) -> Level:
+    levels = sorted(level.value for level in Level)
+    if isinstance(value, str) and value in levels:
+        return Level(value)
+    raise refusal(f"unknown key {_toml(value)}", allowed=levels)
+
+
+Cost = Annotated[StrictFloat, _within(0.0, COST_MAX)]
+Share = Annotated[StrictFloat, _within(0.0, 1.0)]
+_DEFAULT_FAILURE = {Level.LOW: 10.0, Level.MEDIUM: 25.0, Level.HIGH: 60.0}
+
+
+class Costs(BaseModel):
+    """What a failure, an hour of delay and a NO_GO are worth to the team (any unit;
+    each from 0 to :data:`COST_MAX`)."""
+
+    model_config = TABLE_CONFIG
+
+    failure: Mapping[Annotated[Level, BeforeValidator(_level)], Cost] = Field(
+        default_factory=lambda: dict(_DEFAULT_FAILURE)
     )
-    delay_per_hour: float = 0.02
-    no_go: float = 10.0
-    non_production_factor: float = 0.1
+    """By service criticality; a level not given keeps its default."""
+    delay_per_hour: Cost = 0.02
+    no_go: Cost = 10.0
+    non_production_factor: Share = 0.1
+    """The share of a failure's cost that a failure outside production costs."""
+
+    @field_validator("failure", mode="before")
+    @classmethod
+    def _every_level(cls, value: object) -> object:
+        # Level is a StrEnum: "HIGH" and Level.HIGH are one key, so a table's entries
+        # replace the defaults they name.
+        return {**_DEFAULT_FAILURE, **value} if isinstance(value, Mapping) else value
 
     def failure_cost(self, criticality: Level, production: bool = True) -> float:
         cost = float(self.failure[criticality])
         return cost if production else cost * self.non_production_factor
 
 
-@dataclass(frozen=True)
-class DecisionSettings:
-    heuristic_threshold: float = 0.6
-    extract_every: int = 5
-    max_reschedules: int = 3
-    horizon_hours: int = 72
-    risk_quantile: float | None = None
+class DecisionSettings(BaseModel):
+    """How the agent decides: the ``[decision]`` table."""
+
+    model_config = TABLE_CONFIG
+
+    heuristic_threshold: Share = 0.6
+    """Heuristics below this confidence are not applied."""
+    extract_every: Annotated[StrictInt, _within(1, EXTRACT_EVERY_MAX)] = 5
+    """Learn from memory every N decisions."""
+    max_reschedules: Annotated[StrictInt, _within(0, MAX_RESCHEDULES_MAX)] = 3
+    max_delays: Annotated[StrictInt, _within(0, MAX_DELAYS_MAX)] = 2
+    """A release already delayed this many times is not delayed again: GO or NO_GO."""
+    horizon_hours: Annotated[StrictInt, _within(1, HORIZON_HOURS_MAX)] = 72
+    risk_quantile: Annotated[StrictFloat, _within(0.5, 0.99)] | None = None
     """None: decide on the posterior mean of the failure probability (risk-neutral; the
-    team's aversion to failure is in its costs). A number: on that quantile (pessimistic)."""
+    team's aversion to failure is in its costs). A number: on that quantile (pessimistic);
+    below the median would be optimistic, and 1 would assume the worst of every release."""
     business_hours: tuple[int, int] = (8, 18)
-    friday_afternoon_from: int = 12
-    explore: bool = True
-    """Whether a NO_GO on thin evidence may be tried anyway (reasoners/exploration.py)."""
+    """Local [start, end) hours, whole hours from 0 to 24."""
+    friday_afternoon_from: Annotated[StrictInt, _within(0, 23)] = 12
+    explore: StrictBool = True
+    """Whether a NO_GO on thin evidence may be tried for what its outcome teaches
+    (reasoners/exploration.py)."""
+    llm_floor: Annotated[str, BeforeValidator(_floor)] = "evidence"
+    """How far an LLM's plan may go below the built-in evidence (decide/floor.py)."""
+
+    @field_validator("business_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> tuple[int, int]:
+        if (
+            isinstance(value, list | tuple)
+            and len(value) == 2
+            and all(type(hour) is int and 0 <= hour <= 24 for hour in value)
+            and value[0] < value[1]
+        ):
+            return (value[0], value[1])
+        raise refusal(
+            "must be [start, end] whole hours from 0 to 24 with start < end, e.g. [8, 18]"
+        )
 
 
-@dataclass(frozen=True)
-class Freeze:
-    """A window in which nothing may go out (to the listed environments)."""
-
-    name: str
-    timezone: ZoneInfo
-    envs: frozenset[str] | None
-    once: tuple[datetime, datetime] | None = None
-    weekly: tuple[tuple[int, int], ...] = ()
-    """Occurrences as (start minute of the week, duration in minutes), local time."""
-
-    def applies_to(self, env: str) -> bool:
-        """True for every environment when none are listed; ``prod`` and ``production``
-        name the same environment."""
-        return self.envs is None or canonical_env(env) in self.envs
-
-    def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
-        """The occurrence of this freeze that contains ``moment``, or None."""
-        # Compare instants in UTC: Python compares two times of the same zone by their
-        # wall clocks, which is wrong in the hour a clock change repeats.
-        instant = moment.astimezone(UTC)
-        if self.once is not None:
-            start, end = self.once
-            return (start, end) if start.astimezone(UTC) <= instant < end.astimezone(UTC) else None
-        local = moment.astimezone(self.timezone)
-        monday = local.date() - timedelta(days=local.weekday())
-        for start_minute, duration in self.weekly:
-            for week in (0, -7):
-                wall = datetime.combine(monday + timedelta(days=week), time()) + timedelta(
-                    minutes=start_minute
-                )
-                start = wall.replace(tzinfo=self.timezone)
-                end = (wall + timedelta(minutes=duration)).replace(tzinfo=self.timezone)
-                if start.astimezone(UTC) <= instant < end.astimezone(UTC):
-                    return start, end
-        return None
-
-    def describe(self) -> str:
-        return self.name
+def _main_effects() -> list[str]:
+    names = []
+    for a in ATTRIBUTES:
+        if a.effect is not None and a.effect.form != "each":
+            names += a.effect.known(a.name, tuple(str(v) for v in a.all_values))
+    return names
 
 
-@dataclass(frozen=True)
-class Policy:
-    freezes: tuple[Freeze, ...] = ()
-    costs: Costs = field(default_factory=Costs)
-    settings: DecisionSettings = field(default_factory=DecisionSettings)
+MAIN_EFFECTS = tuple(_main_effects())
+"""The risk model's main effects a team may state a prior for."""
+POOLED_GROUPS = (
+    *(a.name for a in ATTRIBUTES if a.effect is not None and a.effect.form == "each"),
+    *(i.name for i in INTERACTIONS),
+    "pattern",
+    "main",
+)
+"""The risk model's pooled groups a team may fix the scale of."""
+Scale = Annotated[StrictFloat, _within(0.01, 5.0)]
+
+
+class StatedEffect(BaseModel):
+    """A main effect as a factor on the odds of failure, with how sure the team is."""
+
+    model_config = TABLE_CONFIG
+
+    times: Annotated[StrictFloat, _within(0.01, 100.0)]
+    sd: Scale = 1.0
+    """On the log-odds: 1 lets the evidence move the factor about ×3 either way soon."""
+
+
+class PriorSettings(BaseModel):
+    """The ``[priors]`` table: what the team believes before its evidence (see
+    ``release_agent.stats.priors``; every key is optional)."""
+
+    model_config = TABLE_CONFIG
+
+    base_rate: Annotated[StrictFloat, _within(0.001, 0.9)] | None = None
+    """How often a deploy fails, before any evidence."""
+    effects: dict[str, StatedEffect] = Field(default_factory=dict)
+    """Main effect name -> factor and sd, e.g. ``"feature_risk=HIGH" = { times = 4.0 }``."""
+    scales: dict[str, Scale] = Field(default_factory=dict)
+    """Pooled group -> its scale, fixed instead of learned, e.g. ``service = 0.3``."""
+
+    @field_validator("effects", mode="before")
+    @classmethod
+    def _known_effects(cls, value: object) -> object:
+        return _known_keys(value, MAIN_EFFECTS)
+
+    @field_validator("scales", mode="before")
+    @classmethod
+    def _known_groups(cls, value: object) -> object:
+        return _known_keys(value, POOLED_GROUPS)
+
+
+def _known_keys(value: object, allowed: Sequence[str]) -> object:
+    if isinstance(value, Mapping):
+        for key in value:
+            if key not in allowed:
+                raise refusal(f"unknown key {_toml(key)}", allowed=list(allowed))
+    return value
+
+
+class Policy(BaseModel):
+    """Freezes, costs and settings; :func:`load_policy` reads one from a file."""
+
+    model_config = TABLE_CONFIG
+
+    freezes: tuple[OnceFreeze | WeeklyFreeze, ...] = ()
+    costs: Costs = Field(default_factory=Costs)
+    settings: DecisionSettings = Field(default_factory=DecisionSettings)
+    priors: PriorSettings = Field(default_factory=PriorSettings)
     source: str | None = None
+    """The file the policy was read from, if any."""
 
     def active_freezes(self, moment: datetime, env: str) -> list[tuple[Freeze, datetime]]:
         """Freezes covering ``moment`` for ``env``, each with the end of its occurrence."""
-        hits = []
+        hits: list[tuple[Freeze, datetime]] = []
         for freeze in self.freezes:
             if not freeze.applies_to(env):
                 continue
@@ -160,6 +289,19 @@ class Policy:
                 return current
             current = max(end for _, end in hits)
         return None
+
+
+class _PolicyFile(BaseModel):
+    """The file as TOML gives it."""
+
+    model_config = TABLE_CONFIG
+
+    decision: DecisionSettings = Field(default_factory=DecisionSettings)
+    costs: Costs = Field(default_factory=Costs)
+    priors: PriorSettings = Field(default_factory=PriorSettings)
+    freeze: FreezeTable = Field(default_factory=FreezeTable)
+    notify: tuple[dict[str, Any], ...] = ()
+    """Webhooks: validated by release_agent.integrations.notify when serve starts."""
 
 
 def default_policy_path() -> Path:
@@ -188,258 +330,87 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
 
 
 def parse_policy(data: Mapping[str, Any], source: str | None = None) -> Policy:
-    _only(data, {"decision", "costs", "freeze"}, "policy")
-    freezes: list[Freeze] = []
-    freeze_table = data.get("freeze", {})
-    _only(freeze_table, {"once", "weekly"}, "freeze")
-    for i, entry in enumerate(_list(freeze_table.get("once", []), "freeze.once")):
-        freezes.append(_once(entry, f"freeze.once[{i}]"))
-    for i, entry in enumerate(_list(freeze_table.get("weekly", []), "freeze.weekly")):
-        freezes.append(_weekly(entry, f"freeze.weekly[{i}]"))
+    """The policy that the parsed TOML ``data`` describes.
+
+    Raises PolicyError naming the first key at fault (and the values allowed, if a closed
+    set); nothing of a malformed policy is used.
+    """
+    try:
+        file = _PolicyFile.model_validate(data)
+    except ValidationError as error:
+        raise _policy_error(error.errors(include_url=False)[0]) from None
     return Policy(
-        freezes=tuple(freezes),
-        costs=_costs(data.get("costs", {})),
-        settings=_settings(data.get("decision", {})),
+        freezes=(*file.freeze.once, *file.freeze.weekly),
+        costs=file.costs,
+        settings=file.decision,
+        priors=file.priors,
         source=source,
     )
 
 
-def _only(table: Any, allowed: set[str], where: str) -> None:
-    if not isinstance(table, Mapping):
-        raise PolicyError("must be a table", field=where)
-    for key in table:
-        if key not in allowed:
-            raise PolicyError(
-                f"unknown key {key!r}", field=f"{where}.{key}", allowed=sorted(allowed)
-            )
+def _toml(value: object) -> str:
+    """A value as the file spelled it (roughly), cut short if long."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise PolicyError("must be an array of tables", field=where)
-    return value
+_MESSAGES: dict[str, Callable[[Any], str]] = {
+    "missing": lambda _: "is required",
+    "finite_number": lambda value: f"{_toml(value)} is not a finite number",
+    "float_type": lambda value: f"{_toml(value)} is not a number",
+    "int_type": lambda value: f"{_toml(value)} is not a whole number",
+    "bool_type": lambda value: f"{_toml(value)} is not true or false",
+    "string_type": lambda value: f"{_toml(value)} is not a string",
+    "model_type": lambda _: "must be a table",
+    "dict_type": lambda _: "must be a table",
+    "tuple_type": lambda _: "must be an array",
+}
 
 
-def _zone(entry: Mapping[str, Any], where: str) -> ZoneInfo:
-    name = entry.get("timezone", "UTC")
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError(
-            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin",
-            field=f"{where}.timezone",
-        ) from None
-
-
-def _envs(entry: Mapping[str, Any], where: str) -> frozenset[str] | None:
-    if "envs" not in entry:
-        return None
-    envs = entry["envs"]
-    if not isinstance(envs, list) or not all(isinstance(e, str) and e for e in envs):
-        raise PolicyError("must be a list of environment names", field=f"{where}.envs")
-    return frozenset(canonical_env(e) for e in envs)
-
-
-def _name(entry: Mapping[str, Any], where: str) -> str:
-    name = entry.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise PolicyError("every freeze needs a name", field=f"{where}.name")
-    return name.strip()
-
-
-def _local(value: Any, zone: ZoneInfo, where: str) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time())
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise PolicyError(
-                f"{value!r} is not a date-time such as 2026-12-20T00:00", field=where
-            ) from None
-    else:
-        raise PolicyError("must be a date-time such as 2026-12-20T00:00", field=where)
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
-def _once(entry: Any, where: str) -> Freeze:
-    _only(entry, {"name", "start", "end", "timezone", "envs"}, where)
-    zone = _zone(entry, where)
-    for key in ("start", "end"):
-        if key not in entry:
-            raise PolicyError("is required", field=f"{where}.{key}")
-    start = _local(entry["start"], zone, f"{where}.start")
-    end = _local(entry["end"], zone, f"{where}.end")
-    if end <= start:
-        raise PolicyError("must be after start", field=f"{where}.end")
-    return Freeze(_name(entry, where), zone, _envs(entry, where), once=(start, end))
-
-
-def _clock(value: Any, where: str) -> int:
-    """Minutes after midnight of 'HH:MM'."""
-    if isinstance(value, time):
-        return value.hour * 60 + value.minute
-    try:
-        hours, minutes = str(value).split(":")
-        h, m = int(hours), int(minutes)
-    except ValueError:
-        raise PolicyError(f"{value!r} is not a time such as 18:00", field=where) from None
-    if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m):
-        raise PolicyError(f"{value!r} is not a time of day", field=where)
-    return h * 60 + m
-
-
-def _day_clock(value: Any, where: str) -> int:
-    """Minutes after Monday 00:00 of 'DAY HH:MM'."""
-    parts = str(value).split()
-    if len(parts) != 2 or parts[0].upper() not in DAYS:
-        raise PolicyError(
-            f"{value!r} is not a weekday and time such as 'FRI 18:00'",
-            field=where,
-            allowed=[d.value for d in DAYS],
+def _policy_error(error: ErrorDetails) -> PolicyError:
+    """The PolicyError for one pydantic error, with its location as a dotted key."""
+    # A dictionary key's own error is located at the key, marked by "[key]".
+    loc = [part for part in error["loc"] if part != "[key]"]
+    field = _dotted(loc)
+    allowed = (error.get("ctx") or {}).get("allowed")
+    if error["type"] == "extra_forbidden":
+        table = _table_at(loc[:-1])
+        allowed = sorted(table.model_fields) if table is not None else None
+        # A top-level key has no table to name it: call the file "policy".
+        return PolicyError(
+            f"unknown key {loc[-1]!r}",
+            field=field if len(loc) > 1 else f"policy.{field}",
+            allowed=allowed,
         )
-    return DAYS.index(parts[0].upper()) * 1440 + _clock(parts[1], where)  # type: ignore[arg-type]
+    describe = _MESSAGES.get(error["type"])
+    message = describe(error["input"]) if describe is not None else error["msg"]
+    return PolicyError(message, field=field, allowed=allowed)
 
 
-def _weekly(entry: Any, where: str) -> Freeze:
-    _only(entry, {"name", "start", "end", "days", "timezone", "envs"}, where)
-    zone = _zone(entry, where)
-    for key in ("start", "end"):
-        if key not in entry:
-            raise PolicyError("is required", field=f"{where}.{key}")
-    occurrences: list[tuple[int, int]] = []
-    if "days" in entry:
-        days = entry["days"]
-        if not isinstance(days, list) or not days:
-            raise PolicyError("must be a list of weekdays", field=f"{where}.days")
-        start = _clock(entry["start"], f"{where}.start")
-        end = _clock(entry["end"], f"{where}.end")
-        duration = (end - start) % 1440 or 1440
-        for j, day in enumerate(days):
-            if not isinstance(day, str) or day.upper() not in DAYS:
-                raise PolicyError(
-                    f"{day!r} is not a weekday",
-                    field=f"{where}.days[{j}]",
-                    allowed=[d.value for d in DAYS],
-                )
-            occurrences.append((DAYS.index(day.upper()) * 1440 + start, duration))  # type: ignore[arg-type]
-    else:
-        start = _day_clock(entry["start"], f"{where}.start")
-        end = _day_clock(entry["end"], f"{where}.end")
-        duration = (end - start) % WEEK_MINUTES
-        if duration == 0:
-            raise PolicyError("start and end are the same moment", field=f"{where}.end")
-        occurrences.append((start, duration))
-    return Freeze(_name(entry, where), zone, _envs(entry, where), weekly=tuple(occurrences))
+def _dotted(loc: Sequence[int | str]) -> str:
+    """``("freeze", "weekly", 1, "start")`` as ``freeze.weekly[1].start``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "policy"
 
 
-def _number(
-    value: Any, where: str, *, low: float = 0.0, high: float | None = None, whole: bool = False
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PolicyError("must be a number", field=where)
-    if whole and not isinstance(value, int):
-        raise PolicyError(f"{value} must be a whole number", field=where)
-    if value < low or (high is not None and value > high):
-        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise PolicyError(f"{value} is out of range; must be {bound}", field=where)
-    return float(value)
+def _table_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model of the table at ``loc`` in the file, to list the keys it allows."""
+    current: Any = _PolicyFile
+    for part in loc:
+        if isinstance(part, str) and _is_table(current) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        elif isinstance(part, int):
+            # The element type of an array: tuple[X, ...]
+            current = next((arg for arg in get_args(current) if arg is not Ellipsis), None)
+        else:
+            return None
+    return current if _is_table(current) else None
 
 
-def _costs(table: Any) -> Costs:
-    _only(table, {"failure", "delay_per_hour", "no_go", "non_production_factor"}, "costs")
-    defaults = Costs()
-    failure = dict(defaults.failure)
-    if "failure" in table:
-        _only(table["failure"], {level.value for level in Level}, "costs.failure")
-        for key, value in table["failure"].items():
-            failure[Level(key)] = _number(value, f"costs.failure.{key}")
-    return Costs(
-        failure=failure,
-        delay_per_hour=_number(
-            table.get("delay_per_hour", defaults.delay_per_hour), "costs.delay_per_hour"
-        ),
-        no_go=_number(table.get("no_go", defaults.no_go), "costs.no_go"),
-        non_production_factor=_number(
-            table.get("non_production_factor", defaults.non_production_factor),
-            "costs.non_production_factor",
-            high=1.0,
-        ),
-    )
-
-
-def _settings(table: Any) -> DecisionSettings:
-    keys = {
-        "heuristic_threshold",
-        "extract_every",
-        "max_reschedules",
-        "horizon_hours",
-        "risk_quantile",
-        "business_hours",
-        "friday_afternoon_from",
-        "explore",
-    }
-    _only(table, keys, "decision")
-    explore = table.get("explore", True)
-    if not isinstance(explore, bool):
-        raise PolicyError("must be true or false", field="decision.explore")
-    d = DecisionSettings()
-    hours = table.get("business_hours", list(d.business_hours))
-    if (
-        not isinstance(hours, list)
-        or len(hours) != 2
-        or not all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in hours)
-        or hours[0] >= hours[1]
-    ):
-        raise PolicyError(
-            "must be [start, end] hours with start < end", field="decision.business_hours"
-        )
-    return DecisionSettings(
-        heuristic_threshold=_number(
-            table.get("heuristic_threshold", d.heuristic_threshold),
-            "decision.heuristic_threshold",
-            high=1.0,
-        ),
-        extract_every=int(
-            _number(
-                table.get("extract_every", d.extract_every),
-                "decision.extract_every",
-                whole=True,
-                low=1,
-            )
-        ),
-        max_reschedules=int(
-            _number(
-                table.get("max_reschedules", d.max_reschedules),
-                "decision.max_reschedules",
-                whole=True,
-                high=20,
-            )
-        ),
-        horizon_hours=int(
-            _number(
-                table.get("horizon_hours", d.horizon_hours),
-                "decision.horizon_hours",
-                whole=True,
-                low=1,
-                high=24 * 31,
-            )
-        ),
-        risk_quantile=(
-            _number(table["risk_quantile"], "decision.risk_quantile", low=0.5, high=0.99)
-            if "risk_quantile" in table
-            else None
-        ),
-        business_hours=(hours[0], hours[1]),
-        explore=explore,
-        friday_afternoon_from=int(
-            _number(
-                table.get("friday_afternoon_from", d.friday_afternoon_from),
-                "decision.friday_afternoon_from",
-                whole=True,
-                high=23,
-            )
-        ),
-    )
+def _is_table(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
