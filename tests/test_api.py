@@ -17,37 +17,23 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from release_agent.api import TOKEN_ENV, check_bind, create_app, is_loopback
+from api_support import TOKEN, TUESDAY, body, client_of, new_app, only_problem, store_of
+from release_agent.api import TOKEN_ENV, check_bind, is_loopback
 from release_agent.cli.serve import serve
 from release_agent.domain.errors import InvalidInput
 from release_agent.domain.models import DecisionRecord, Heuristic, Provenance
 from release_agent.domain.scenarios import SCENARIOS
-from release_agent.memory.store import Store
 
 LEVELS = ["LOW", "MEDIUM", "HIGH"]
 RESULTS = ["success", "degraded", "rolled_back", "incident"]
 DECISIONS = ["GO", "DELAY", "NO_GO"]
-TUESDAY = "2026-11-24T10:00:00+01:00"
 FRIDAY = "2026-11-27T16:00:00+01:00"
-TOKEN = "s3cret-token-for-tests"
-
-
-def body(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "service": "search",
-        "env": "prod",
-        "feature_risk": "LOW",
-        "service_criticality": "MEDIUM",
-        "at": TUESDAY,
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., FastAPI]:
     def build(token: str | None = None) -> FastAPI:
-        return create_app(db_url=f"sqlite:///{tmp_path / 'api.db'}", token=token)
+        return new_app(tmp_path, token)
 
     return build
 
@@ -59,24 +45,13 @@ def app(make_app: Callable[..., FastAPI]) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> TestClient:
-    return TestClient(app)
-
-
-def store_of(app: FastAPI) -> Store:
-    return app.state.agent.store
+    return client_of(app)
 
 
 def decide(client: TestClient, **overrides: Any) -> dict[str, Any]:
     answer = client.post("/api/v1/decisions", json=body(**overrides))
     assert answer.status_code == 201, answer.text
     return answer.json()
-
-
-def only_problem(answer: Any, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    detail = answer.json()["detail"]
-    assert isinstance(detail, list) and detail
-    return detail[0]
 
 
 # -- POST /api/v1/decisions ---------------------------------------------------------------
@@ -161,6 +136,7 @@ def test_unknown_field_lists_the_known_ones(client: TestClient, app: FastAPI) ->
         "at",
         "clashes",
         "notes",
+        "delays",
     }
     assert store_of(app).count_decisions() == 0
 
@@ -468,7 +444,7 @@ def test_writes_without_the_right_token_are_401(
     make_app: Callable[..., FastAPI], headers: dict[str, str]
 ) -> None:
     app = make_app(token=TOKEN)
-    client = TestClient(app)
+    client = client_of(app)
     release_id = client.post(
         "/api/v1/decisions", json=body(), headers={"Authorization": f"Bearer {TOKEN}"}
     ).json()["release_id"]
@@ -493,7 +469,7 @@ def test_the_right_token_writes_and_reads_need_none(
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     app = make_app()  # the token comes from the environment
-    client = TestClient(app)
+    client = client_of(app)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     answer = client.post("/api/v1/decisions", json=body(), headers=auth)
     assert answer.status_code == 201
@@ -574,18 +550,18 @@ def test_serve_starts_on_loopback_or_with_a_token(
     started: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append((a, k)))
     db = f"sqlite:///{tmp_path}/s.db"
-    result = CliRunner().invoke(serve, ["--port", "8123", "--db", db])
+    result = CliRunner().invoke(serve, ["--port", "0", "--db", db])
     assert result.exit_code == 0, result.output
     (app,), options = started[0]
-    assert (options["host"], options["port"]) == ("127.0.0.1", 8123)
-    assert TestClient(app).get("/healthz").json()["auth"] is False
+    assert "127.0.0.1" in result.output
+    assert client_of(app).get("/healthz").json()["auth"] is False
 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    result = CliRunner().invoke(serve, ["--host", "0.0.0.0", "--db", db])
+    result = CliRunner().invoke(serve, ["--host", "0.0.0.0", "--port", "0", "--db", db])
     assert result.exit_code == 0, result.output
     (app,), options = started[1]
     assert options["host"] == "0.0.0.0"
-    client = TestClient(app)
+    client = client_of(app)
     assert client.get("/healthz").json()["auth"] is True
     assert client.post("/api/v1/learn").status_code == 401
 
