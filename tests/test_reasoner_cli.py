@@ -102,10 +102,16 @@ def test_decide_with_an_openai_compatible_server(
     ("reasoner", "variable"), [("gemini", "GEMINI_API_KEY"), ("openai", "OPENAI_API_KEY")]
 )
 def test_a_missing_key_exits_2_naming_the_variable(reasoner: str, variable: str) -> None:
-    result = invoke(*DECIDE, "--reasoner", reasoner)
-    assert result.exit_code == 2
-    assert variable in result.stderr
-    assert result.stdout == ""
+    as_text = invoke(*DECIDE[:-1], "--reasoner", reasoner)
+    assert as_text.exit_code == 2
+    assert variable in as_text.stderr
+    assert as_text.stdout == ""
+    # With --json the same error is a JSON object on stdout, in the API's shape.
+    as_json = invoke(*DECIDE, "--reasoner", reasoner)
+    assert as_json.exit_code == 2
+    (problem,) = json.loads(as_json.stdout)["detail"]
+    assert problem["field"] == "reasoner" and variable in problem["message"]
+    assert as_json.stderr == ""
 
 
 @pytest.mark.parametrize(("mode", "exit_code"), [("delay", 3), ("builtin", 0)])

@@ -41,16 +41,33 @@ def test_simulate_prints_the_json_report(tmp_path: Path) -> None:
 
 
 def test_the_agent_takes_decision_settings_but_not_costs_from_a_policy(tmp_path: Path) -> None:
-    policy = tmp_path / "policy.toml"
-    policy.write_text("[decision]\nrisk_quantile = 0.6\n[costs]\nno_go = 1000\n")
-    result = CliRunner().invoke(
-        main, ["simulate", "--episodes", "6", "--json", "--policy", str(policy)]
+    settings = "[decision]\nrisk_quantile = 0.95\n"
+    # Costs under which an agent that read them would deploy everything at once: a
+    # failure costs nearly nothing, a NO_GO and an hour of delay a fortune.
+    costs = (
+        "[costs]\nfailure = { LOW = 0.001, MEDIUM = 0.001, HIGH = 0.001 }\n"
+        "no_go = 1000\ndelay_per_hour = 50\n"
     )
-    assert result.exit_code == 0, result.output
-    # A NO_GO is charged at the world's price, not the policy file's.
-    report = json.loads(result.output)
-    agent = report["policies"]["agent"]
-    assert agent["cost"] < 1000
+    (tmp_path / "settings.toml").write_text(settings)
+    (tmp_path / "settings-and-costs.toml").write_text(settings + costs)
+
+    def agent_score(*policy: str) -> dict[str, float]:
+        args = ["simulate", "--episodes", "12", "--seed", "3", "--json"]
+        result = CliRunner().invoke(main, [*args, *policy])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["policies"]["agent"]
+
+    with_costs = agent_score("--policy", str(tmp_path / "settings-and-costs.toml"))
+    without_costs = agent_score("--policy", str(tmp_path / "settings.toml"))
+    defaults = agent_score()
+    # The same decisions with or without the policy's costs: they were not used ...
+    assert with_costs == without_costs
+    # ... though the agent, under the world's costs, held releases back, which it would
+    # not have done under the policy's ...
+    assert without_costs["no_gos"] + without_costs["delays"] > 0
+    assert without_costs["deploys"] < 12
+    # ... while the policy's decision settings were used.
+    assert without_costs != defaults
 
 
 def test_simulate_prints_a_table_by_default() -> None:

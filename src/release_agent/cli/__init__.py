@@ -1,4 +1,10 @@
-"""The ``release-agent`` command line: thin shells over :class:`release_agent.agent.Agent`."""
+"""The ``release-agent`` command line: thin shells over :class:`release_agent.agent.Agent`.
+
+Importing this package loads click and the command declarations only; each command
+imports the library when it runs, so ``--help`` and shell completion
+(``_RELEASE_AGENT_COMPLETE``) answer without loading the pipeline, numpy, scipy or an
+LLM SDK.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from .common import ReleaseAgentGroup
 from .decide import decide, demo, outcome, run, scenarios, show
 from .memory import episodes, heuristics, learn, memory
 from .serve import serve
-from .simulate import simulate_command, worlds_command
+from .simulate import simulate_command
+from .worlds import worlds_command
 
 
 @click.group(cls=ReleaseAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})

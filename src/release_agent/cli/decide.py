@@ -1,35 +1,30 @@
-"""Commands that decide: decide, run, demo, scenarios, show, outcome."""
+"""Commands that decide: decide, run, demo, scenarios, show, outcome.
+
+The library is imported inside each command, not here: ``release-agent --help`` and shell
+completion import this module and must not load the pipeline.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..domain import scenarios as scenario_book
-from ..domain.errors import InvalidInput
-from ..domain.models import Decision, DecisionRecord, Level, Result, parse_request
-from .common import (
-    EXIT_DELAY,
-    EXIT_NO_GO,
-    EXIT_OK,
-    agent_options,
-    build_agent,
-    db_option,
-    echo_json,
-    policy_option,
-    reasoner_options,
-)
-from .render import decision_record
+from .common import EXIT_DELAY, EXIT_NO_GO, EXIT_OK, echo_json
+from .options import LEVELS, RESULTS, TEXT, AgentOptions, agent_options, db_option, output_options
 
-EXIT_BY_DECISION = {Decision.GO: EXIT_OK, Decision.DELAY: EXIT_DELAY, Decision.NO_GO: EXIT_NO_GO}
-LEVELS = [level.value for level in Level]
+if TYPE_CHECKING:
+    from ..domain.models import DecisionRecord
+    from ..memory.store import Store
+
+EXIT_BY_DECISION = {"GO": EXIT_OK, "DELAY": EXIT_DELAY, "NO_GO": EXIT_NO_GO}
 
 
 def parse_at(text: str | None) -> datetime:
     """An ISO 8601 time with a UTC offset; now when absent. InvalidInput otherwise."""
+    from ..domain.errors import InvalidInput
+
     if text is None:
         return datetime.now().astimezone()
     try:
@@ -45,43 +40,56 @@ def parse_at(text: str | None) -> datetime:
     return moment
 
 
+def where(store: Store) -> str:
+    """The database of ``store`` as a user would name it, without any password."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
 def _finish(record: DecisionRecord, as_json: bool, trace: bool) -> None:
+    from .render import decision_record
+
     if as_json:
         echo_json(record.to_json_dict())
     else:
         click.echo(decision_record(record, trace=trace))
-    raise SystemExit(EXIT_BY_DECISION[record.decision])
+    raise SystemExit(EXIT_BY_DECISION[record.decision.value])
 
 
 @click.command()
-@click.option("--service", required=True, help="The service being released.")
-@click.option("--env", default="prod", show_default=True, help="Target environment.")
+@click.option("--service", required=True, type=TEXT, help="The service being released.")
+@click.option("--env", default="prod", show_default=True, type=TEXT, help="Target environment.")
+@click.option("--risk", "feature_risk", required=True, type=LEVELS, help="Feature risk.")
 @click.option(
-    "--risk",
-    "feature_risk",
-    required=True,
-    type=click.Choice(LEVELS, case_sensitive=False),
-    help="Feature risk.",
+    "--criticality", "service_criticality", required=True, type=LEVELS, help="Service criticality."
 )
 @click.option(
-    "--criticality",
-    "service_criticality",
-    required=True,
-    type=click.Choice(LEVELS, case_sensitive=False),
-    help="Service criticality.",
+    "--at", metavar="TIME", type=TEXT, help="Planned time, ISO 8601 with offset (default: now)."
 )
-@click.option("--at", metavar="TIME", help="Planned time, ISO 8601 with offset (default: now).")
 @click.option(
     "--clash",
     "clashes",
     multiple=True,
     metavar="SERVICE",
+    type=TEXT,
     help="A release of another service at the same time (repeatable).",
 )
-@click.option("--notes", help="Free text for the record (treated as data, never as instructions).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--notes", type=TEXT, help="Free text for the record (treated as data, never as instructions)."
+)
+@click.option(
+    "--delays",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="How many times this release was delayed already (at the policy's max_delays, "
+    "it is GO or NO_GO).",
+)
 @click.option("--trace", is_flag=True, help="Show every stage's record.")
-@agent_options
+@output_options
+@agent_options()
 def decide(
     service: str,
     env: str,
@@ -90,15 +98,14 @@ def decide(
     at: str | None,
     clashes: tuple[str, ...],
     notes: str | None,
-    as_json: bool,
+    delays: int,
     trace: bool,
-    db: str | None,
-    policy: str | None,
-    reasoner: str | None,
-    model: str | None,
-    on_llm_failure: str,
+    as_json: bool,
+    agent: AgentOptions,
 ) -> None:
     """Decide whether a release may go out: exit 0 GO, 3 DELAY, 4 NO_GO, 2 bad input."""
+    from ..domain.models import parse_request
+
     request = parse_request(
         {
             "service": service,
@@ -108,37 +115,38 @@ def decide(
             "at": parse_at(at),
             "clashes": list(clashes),
             "notes": notes,
+            "delays": delays,
         }
     )
-    agent = build_agent(db, policy, reasoner, model, on_llm_failure)
-    _finish(agent.decide(request), as_json, trace)
+    _finish(agent.build().decide(request), as_json, trace)
 
 
 @click.command()
-@click.argument("scenario_id", metavar="SCENARIO")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@agent_options
-def run(
-    scenario_id: str,
-    as_json: bool,
-    db: str | None,
-    policy: str | None,
-    reasoner: str | None,
-    model: str | None,
-    on_llm_failure: str,
-) -> None:
-    """Run one built-in scenario with its full trace (exit codes as for decide)."""
+@click.argument("scenario_id", metavar="SCENARIO", type=TEXT)
+@output_options
+@agent_options()
+def run(scenario_id: str, as_json: bool, agent: AgentOptions) -> None:
+    """Run one built-in scenario with its full trace (exit codes as for decide).
+
+    The decision is stored in your memory (--db, else RELEASE_AGENT_DB, else the default
+    file) like any other; `demo` runs the scenarios in a temporary memory instead.
+    """
+    from ..domain import scenarios as scenario_book
+
     scenario = scenario_book.get(scenario_id)
-    agent = build_agent(db, policy, reasoner, model, on_llm_failure)
+    built = agent.build()
+    click.echo(f"recording this decision in {where(built.store)}", err=True)
     if not as_json:
         click.echo(click.style(f"== {scenario.id}: {scenario.title}", bold=True))
-    _finish(agent.decide(scenario.request), as_json, trace=True)
+    _finish(built.decide(scenario.request), as_json, trace=True)
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@output_options
 def scenarios(as_json: bool) -> None:
     """List the built-in scenarios."""
+    from ..domain import scenarios as scenario_book
+
     if as_json:
         echo_json(
             [
@@ -152,37 +160,39 @@ def scenarios(as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of decision records.")
-@click.option(
-    "--db",
-    metavar="URL",
-    help="Keep the demo's decisions in this database (RELEASE_AGENT_DB is not read).",
-)
-@policy_option
-@reasoner_options
-def demo(
-    as_json: bool,
-    db: str | None,
-    policy: str | None,
-    reasoner: str | None,
-    model: str | None,
-    on_llm_failure: str,
-) -> None:
+@output_options
+@agent_options(temporary_memory=True)
+def demo(as_json: bool, agent: AgentOptions) -> None:
     """Run the five built-in scenarios and show every stage.
 
     Uses a fresh temporary memory unless --db is given, so your own memory is untouched.
     """
+    import tempfile
+    from pathlib import Path
+
+    from ..domain import scenarios as scenario_book
+    from .render import decision_record
+
     with tempfile.TemporaryDirectory(prefix="release-agent-demo-") as tmp:
-        url = db or f"sqlite:///{Path(tmp) / 'demo.db'}"
-        agent = build_agent(url, policy, reasoner, model, on_llm_failure)
+        built = agent.build(agent.db or f"sqlite:///{Path(tmp) / 'demo.db'}")
+        stated = built.policy.priors
+        if stated.base_rate is None and not stated.effects and not stated.scales:
+            # A first day has no evidence: show what a careful team's stated priors make
+            # of the scenarios (without them every context looks alike until evidence).
+            from ..domain.policy import PriorSettings
+
+            priors = PriorSettings.model_validate(scenario_book.CAREFUL_TEAM_PRIORS)
+            built.policy = built.policy.model_copy(update={"priors": priors})
+            if not as_json:
+                click.echo("demo: stating a careful team's [priors] (see the README)", err=True)
         records = []
         for scenario in scenario_book.SCENARIOS:
-            record = agent.decide(scenario.request)
+            record = built.decide(scenario.request)
             records.append(record)
             if not as_json:
                 click.echo(click.style(f"\n== {scenario.id}: {scenario.title}", bold=True))
                 click.echo(decision_record(record, trace=True))
-        agent.store.close()
+        built.store.close()
     if as_json:
         echo_json([r.to_json_dict() for r in records])
     else:
@@ -196,12 +206,13 @@ def demo(
 
 
 @click.command()
-@click.argument("release_id")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.argument("release_id", type=TEXT)
+@output_options
 @db_option
 def show(release_id: str, as_json: bool, db: str | None) -> None:
     """Show one stored decision with its trace and outcome."""
     from ..memory.store import Store
+    from .render import decision_record
 
     record = Store.open(db).get_decision(release_id)
     if as_json:
@@ -211,25 +222,22 @@ def show(release_id: str, as_json: bool, db: str | None) -> None:
 
 
 @click.command()
-@click.argument("release_id")
-@click.option(
-    "--result",
-    required=True,
-    type=click.Choice([r.value for r in Result]),
-    help="What happened after the deploy.",
-)
-@click.option("--notes", help="What happened, in words.")
+@click.argument("release_id", type=TEXT)
+@click.option("--result", required=True, type=RESULTS, help="What happened after the deploy.")
+@click.option("--notes", type=TEXT, help="What happened, in words.")
 @click.option("--replace", is_flag=True, help="Overwrite an outcome already recorded.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_options
 @db_option
 def outcome(
     release_id: str, result: str, notes: str | None, replace: bool, as_json: bool, db: str | None
 ) -> None:
     """Record what really happened after the deploy of RELEASE_ID."""
+    from ..domain.models import Result
     from ..memory.store import Store
+    from .render import visible
 
     recorded = Store.open(db).record_outcome(release_id, Result(result), notes, replace=replace)
     if as_json:
         echo_json({"release_id": release_id, **recorded.model_dump(mode="json")})
     else:
-        click.echo(f"recorded {recorded.result.value} for {release_id}")
+        click.echo(f"recorded {recorded.result.value} for {visible(release_id)}")

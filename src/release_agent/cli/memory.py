@@ -1,48 +1,56 @@
-"""Commands over memory: episodes, heuristics, learn, memory import/export."""
+"""Commands over memory: episodes, heuristics, learn, memory import/export.
+
+The library is imported inside each command (see decide.py for why).
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..domain.models import HeuristicStatus
-from ..domain.policy import load_policy
-from ..learn.imports import import_memory
-from ..memory.seedformat import export_memory, load_file
-from ..memory.store import Store
-from .common import agent_options, build_agent, db_option, echo_json, policy_option
-from .render import heuristic_line
+from .common import echo_json
+from .files import OutputFile
+from .options import (
+    HEURISTIC_STATUSES,
+    AgentOptions,
+    agent_options,
+    db_option,
+    output_options,
+    policy_option,
+)
+from .progress import spinner, terminal
+
+if TYPE_CHECKING:
+    from ..learn.imports import ImportReport
+    from ..learn.loop import LearnReport
 
 LIMIT_HELP = "How many to show, newest first (0: all)."
 
 
 @click.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0), help=LIMIT_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@output_options
 @db_option
 def episodes(limit: int, as_json: bool, db: str | None) -> None:
-    """Past decisions and imported episodes, each with its story and outcome."""
+    """Past decisions and imported episodes: one line each, fitted to the terminal.
+
+    `show RELEASE_ID` prints one in full; --json prints every field.
+    """
+    from ..memory.store import Store
+    from .render import episodes_table
+
     rows = Store.open(db).list_episodes(limit)
-    items = [row.to_json() for row in rows]
     if as_json:
-        echo_json(items)
+        echo_json([row.to_json() for row in rows])
         return
-    if not items:
-        click.echo("no episodes yet")
-    for item in items:
-        click.echo(
-            f"{item['release_id']}  {item['decision']:<6} {item['outcome'] or '-':<12}"
-            f" {item['timestamp'][:16]}"
-        )
-        click.echo(f"    {item['summary']}")
+    click.echo(episodes_table(rows) if rows else "no episodes yet")
 
 
 @click.command()
 @click.option(
     "--status",
-    type=click.Choice(["active", "retired", "rejected", "all"]),
+    type=HEURISTIC_STATUSES,
     default="all",
     show_default=True,
     help="Which heuristics to show.",
@@ -54,10 +62,14 @@ def episodes(limit: int, as_json: bool, db: str | None) -> None:
     type=click.IntRange(min=0),
     help="How many to show (0: all).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@output_options
 @db_option
 def heuristics(status: str, limit: int, as_json: bool, db: str | None) -> None:
     """Learned heuristics with their evidence: active, retired and rejected."""
+    from ..domain.models import HeuristicStatus
+    from ..memory.store import Store
+    from .render import heuristic_line
+
     chosen = None if status == "all" else HeuristicStatus(status)
     items = Store.open(db).list_heuristics(chosen, limit)
     if as_json:
@@ -69,31 +81,35 @@ def heuristics(status: str, limit: int, as_json: bool, db: str | None) -> None:
         click.echo(heuristic_line(h))
 
 
+def learn_summary(report: LearnReport) -> str:
+    """What one learning run did, in words, each count with the right noun."""
+    from .render import plural
+
+    return (
+        f"learned from {plural(report.outcomes, 'outcome')}: {report.proposed} proposed, "
+        f"{report.added} added, {report.updated} updated, {report.merged} merged, "
+        f"{len(report.rejected)} rejected; {plural(report.checked, 'heuristic')} "
+        f"re-checked: {report.strengthened} strengthened, {report.weakened} weakened, "
+        f"{report.retired} retired, {report.reactivated} reactivated"
+    )
+
+
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@agent_options
-def learn(
-    as_json: bool,
-    db: str | None,
-    policy: str | None,
-    reasoner: str | None,
-    model: str | None,
-    on_llm_failure: str,
-) -> None:
+@output_options
+@agent_options()
+def learn(as_json: bool, agent: AgentOptions) -> None:
     """Learn from every recorded outcome now."""
-    report = build_agent(db, policy, reasoner, model, on_llm_failure).learn()
+    from .render import visible
+
+    built = agent.build()
+    with spinner("learning from recorded outcomes", terminal(as_json)):
+        report = built.learn()
     if as_json:
         echo_json(report.to_dict())
         return
-    click.echo(
-        f"learned from {report.outcomes} outcomes: {report.proposed} proposed, "
-        f"{report.added} added, {report.updated} updated, {report.merged} merged, "
-        f"{len(report.rejected)} rejected; {report.checked} re-checked: "
-        f"{report.strengthened} strengthened, {report.weakened} weakened, "
-        f"{report.retired} retired, {report.reactivated} reactivated"
-    )
+    click.echo(learn_summary(report))
     for reason in report.rejected:
-        click.echo(f"  rejected {reason}")
+        click.echo(f"  rejected {visible(reason)}")
 
 
 @click.group()
@@ -101,39 +117,79 @@ def memory() -> None:
     """Import or export memory in the seed's memory.json format."""
 
 
+def import_summary(report: ImportReport) -> str:
+    """What an import added, skipped, merged and rejected, each count with the right noun;
+    an import that added nothing says so."""
+    from .render import plural
+
+    added = [
+        plural(count, noun)
+        for count, noun in (
+            (report.episodes_added, "episode"),
+            (report.heuristics_added, "heuristic"),
+        )
+        if count
+    ]
+    return "; ".join(
+        [
+            f"imported {' and '.join(added)}" if added else "imported nothing new",
+            f"{plural(report.episodes_skipped, 'episode')} already there (skipped)",
+            f"{plural(report.heuristics_merged, 'heuristic')} merged as duplicates",
+            f"{len(report.heuristics_rejected)} rejected",
+        ]
+    )
+
+
 @memory.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@output_options
 @db_option
-@policy_option
+@policy_option("Policy file (TOML) whose decision settings validate the imported heuristics.")
 def memory_import(file: str, as_json: bool, db: str | None, policy: str | None) -> None:
     """Import FILE (all or nothing)."""
+    from ..domain.policy import load_policy
+    from ..learn.imports import import_memory
+    from ..memory.seedformat import load_file
+    from ..memory.store import Store
+    from .render import visible
+
     data = load_file(file)
     settings = load_policy(policy).settings
-    report = import_memory(Store.open(db), data, settings)
+    store = Store.open(db)
+    with spinner(f"importing {click.format_filename(file)}", terminal(as_json)):
+        report = import_memory(store, data, settings)
     if as_json:
         echo_json(report.to_dict())
         return
-    click.echo(
-        f"imported {report.episodes_added} episodes ({report.episodes_skipped} already "
-        f"there), {report.heuristics_added} heuristics ({report.heuristics_merged} duplicates "
-        f"merged, {len(report.heuristics_rejected)} rejected)"
-    )
+    click.echo(import_summary(report))
     for reason in report.heuristics_rejected:
-        click.echo(f"  rejected {reason}")
+        click.echo(f"  rejected {visible(reason)}")
 
 
 @memory.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", type=OutputFile(allow_dash=True))
+@output_options
 @db_option
-def memory_export(file: str, db: str | None) -> None:
-    """Write memory to FILE ('-' for standard output)."""
-    text = json.dumps(export_memory(Store.open(db)), indent=2, ensure_ascii=False)
+def memory_export(file: str, as_json: bool, db: str | None) -> None:
+    """Write memory to FILE ('-' for standard output), replacing it whole."""
+    import json
+
+    from ..memory.seedformat import export_memory
+    from ..memory.store import Store
+    from .files import write_atomically
+    from .render import plural
+
+    document = export_memory(Store.open(db))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
     if file == "-":
         click.echo(text)
         return
-    target = Path(file)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(text + "\n", encoding="utf-8")
-    partial.replace(target)
-    click.echo(f"wrote {target}")
+    target = write_atomically(file, text + "\n")
+    counts = {key: len(document.get(key, [])) for key in ("episodes", "heuristics")}
+    if as_json:
+        echo_json({"file": str(target), **counts})
+    else:
+        click.echo(
+            f"wrote {plural(counts['episodes'], 'episode')} and "
+            f"{plural(counts['heuristics'], 'heuristic')} to {target}"
+        )

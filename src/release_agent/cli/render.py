@@ -1,22 +1,59 @@
-"""Human-readable forms of records, for a terminal."""
+"""Human-readable forms of records, for a terminal.
+
+Stored text (notes, outcomes, reasons, an LLM's words, a memory file's contents) is
+untrusted: it goes through :func:`visible` before it is printed, so that no record can
+move the cursor, retitle or clear a terminal, or reorder what is shown.
+"""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
-from datetime import datetime
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from ..domain.conditions import describe
+from ..domain.episodes import Episode
 from ..domain.models import Decision, DecisionRecord, Heuristic
 
 COLOURS = {Decision.GO: "green", Decision.DELAY: "yellow", Decision.NO_GO: "red"}
 WIDTH = 96
 
+# Categories a terminal acts on or that cannot be shown: controls (C0, DEL, C1, which
+# hold ESC and CSI), line and paragraph separators, and surrogates.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
+# Bidirectional controls reorder the text around them ("Trojan Source"): show them too.
+_BIDI_CONTROLS = frozenset(
+    chr(code) for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+
+
+def _escape(char: str) -> str:
+    if char in _BIDI_CONTROLS or unicodedata.category(char) in _HIDDEN_CATEGORIES:
+        code = ord(char)
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return char
+
+
+def visible(text: str) -> str:
+    """``text`` with every control, separator, surrogate and bidirectional control
+    character written as a visible escape (ESC becomes ``\\x1b``); other text unchanged."""
+    return "".join(_escape(char) for char in text)
+
+
+def plural(count: float, singular: str, plural_form: str | None = None) -> str:
+    """``1 outcome``, ``0 outcomes``, ``2.5 releases``: the count with the right noun."""
+    shown = f"{count:g}" if isinstance(count, float) else str(count)
+    return f"{shown} {singular if count == 1 else plural_form or singular + 's'}"
+
 
 def _wrap(text: str, indent: str = "  ") -> str:
     return textwrap.fill(
-        " ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent
+        visible(" ".join(text.split())), WIDTH, initial_indent=indent, subsequent_indent=indent
     )
 
 
@@ -33,9 +70,11 @@ def decision_record(record: DecisionRecord, trace: bool = False) -> str:
     lines.append(f"{head}{until}   confidence {record.confidence:.2f}")
     req = record.request
     lines.append(
-        f"release {record.release_id}: {req.service} -> {req.env}, {req.feature_risk.value} "
-        f"risk, {req.service_criticality.value} criticality, at {when(req.at)}"
-        + (f", clashes {', '.join(req.clashes)}" if req.clashes else "")
+        visible(
+            f"release {record.release_id}: {req.service} -> {req.env}, {req.feature_risk.value} "
+            f"risk, {req.service_criticality.value} criticality, at {when(req.at)}"
+            + (f", clashes {', '.join(req.clashes)}" if req.clashes else "")
+        )
     )
     lines.append("reason:")
     lines.append(_wrap(record.reason))
@@ -74,14 +113,15 @@ def decision_record(record: DecisionRecord, trace: bool = False) -> str:
     )
     lines.append(_wrap(f"reasoners: {calls}", ""))
     if record.outcome is not None:
+        notes = record.outcome.notes
         lines.append(
             f"outcome: {record.outcome.result.value}"
-            + (f" ({record.outcome.notes})" if record.outcome.notes else "")
+            + (f" ({visible(' '.join(notes.split()))})" if notes else "")
         )
     if trace:
         lines.append("trace:")
         lines.extend(_wrap(f"[{t.state}] {t.stage}: {t.summary}") for t in record.trace)
-        lines.append("states: " + " -> ".join(s.split(":")[0] for s in record.states))
+        lines.append(visible("states: " + " -> ".join(s.split(":")[0] for s in record.states)))
     return "\n".join(lines)
 
 
@@ -90,6 +130,55 @@ def heuristic_line(h: Heuristic) -> str:
     checked = f", checked {h.last_checked:%Y-%m-%d %H:%M}" if h.last_checked else ""
     reason = f"\n{_wrap(h.reason, '      ')}" if h.reason else ""
     return (
-        f"#{h.id:<4} {h.status.value:<8} {describe(h.when)} -> {h.recommendation.value} "
-        f"(confidence {h.confidence:.3f}; {evidence}; {h.provenance.value}{checked}){reason}"
+        visible(
+            f"#{h.id:<4} {h.status.value:<8} {describe(h.when)} -> {h.recommendation.value} "
+            f"(confidence {h.confidence:.3f}; {evidence}; {h.provenance.value}{checked})"
+        )
+        + reason
     )
+
+
+EPISODE_COLUMNS = ("RELEASE", "PLANNED (UTC)", "SERVICE", "DECISION", "OUTCOME")
+MAX_SERVICE = 20
+MIN_WHY = 12
+"""Narrower than this, the last column (the reason) is left out."""
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _planned(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def episodes_table(episodes: Sequence[Episode], width: int | None = None) -> str:
+    """One line per episode, newest first, fitted to ``width`` (default: the terminal's).
+
+    Columns: release id (whole, since commands take it), the planned deploy time in UTC,
+    service, decision, outcome, and as much of the reason as fits.
+    """
+    width = width or shutil.get_terminal_size((WIDTH, 24)).columns
+    rows: list[list[Any]] = [
+        [
+            visible(e.release_id),
+            _planned(e.deploy_at),
+            _cell(visible(str(e.attributes.get("service") or "-")), MAX_SERVICE),
+            e.decision.value,
+            visible(e.result or "-"),
+            visible(" ".join((e.reason or e.story).split())),
+        ]
+        for e in episodes
+    ]
+    widths = [
+        max(len(title), *(len(row[i]) for row in rows)) for i, title in enumerate(EPISODE_COLUMNS)
+    ]
+    fixed = sum(widths) + 2 * len(widths)
+    why = width - fixed
+    lines = []
+    for row in [[*EPISODE_COLUMNS, "WHY"], *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        if why >= MIN_WHY:
+            cells.append(_cell(row[-1], why))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -11,11 +11,7 @@ The base URL is the SDK's: ``GOOGLE_GEMINI_BASE_URL`` when set, else Google's en
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ReasonerError
 from .llm import (
@@ -26,6 +22,12 @@ from .llm import (
     transport_error,
     usage_of,
 )
+
+if TYPE_CHECKING:
+    from google.genai import types
+
+# The SDK is imported where it is used, not here: importing this module (for its
+# constants) must not load google-genai, which is slow to import and an optional extra.
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -72,6 +74,9 @@ class GeminiReasoner(LLMReasoner):
             raise ReasonerError(
                 "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)", kind="missing_key"
             )
+        from google import genai
+        from google.genai import types
+
         super().__init__(settings, **({"sleep": sleep} if sleep else {}))
         http_options = types.HttpOptions(
             timeout=max(1, round(settings.timeout * 1000)),
@@ -82,6 +87,9 @@ class GeminiReasoner(LLMReasoner):
     def _complete(
         self, system: str, user: str, schema: Mapping[str, Any], schema_name: str
     ) -> Completion:
+        from google.genai import errors as genai_errors
+        from google.genai import types
+
         config = types.GenerateContentConfig(
             system_instruction=system,
             temperature=0,

@@ -12,9 +12,7 @@ base URL and no key the client sends the placeholder :data:`NO_KEY`, which they 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ReasonerError
 from .llm import (
@@ -25,6 +23,12 @@ from .llm import (
     transport_error,
     usage_of,
 )
+
+if TYPE_CHECKING:
+    import openai
+
+# The SDK is imported where it is used, not here: importing this module (for its
+# constants) must not load openai, which is slow to import and an optional extra.
 
 DEFAULT_MODEL = "gpt-4o-mini"
 KEY_VARIABLE = "OPENAI_API_KEY"
@@ -57,6 +61,8 @@ class OpenAIReasoner(LLMReasoner):
                 "server that needs none",
                 kind="missing_key",
             )
+        import openai
+
         super().__init__(settings, **({"sleep": sleep} if sleep else {}))
         self.base_url = base_url or None
         self._client = openai.OpenAI(
@@ -69,6 +75,8 @@ class OpenAIReasoner(LLMReasoner):
     def _complete(
         self, system: str, user: str, schema: Mapping[str, Any], schema_name: str
     ) -> Completion:
+        import openai
+
         try:
             response = self._client.chat.completions.create(
                 model=self.model,

@@ -22,11 +22,14 @@ Keys and servers:
   omitted, since local servers (Ollama, vLLM, llama.cpp) need none.
 
 A requested LLM reasoner whose key is missing raises InvalidInput (``field="reasoner"``)
-naming the variable to set; there is never a silent fallback to another reasoner.
+naming the variable to set, and one whose SDK is not installed names the extra to install
+(``release-agent[gemini]``, ``release-agent[openai]``); there is never a silent fallback
+to another reasoner. The SDKs are imported only when an LLM reasoner is built.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections.abc import Mapping
@@ -38,6 +41,10 @@ from .llm import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMSettings
 
 REASONER_NAMES = ("builtin", "gemini", "openai")
 DEFAULT_MODELS = {"gemini": gemini.DEFAULT_MODEL, "openai": openai_compat.DEFAULT_MODEL}
+
+SDKS = {"gemini": ("google.genai", "google-genai"), "openai": ("openai", "openai")}
+"""For each LLM reasoner: the module its SDK provides and the package that installs it;
+the extra that brings the package is named after the reasoner."""
 
 REASONER_VARIABLE = "RELEASE_AGENT_REASONER"
 MODEL_VARIABLE = "RELEASE_AGENT_MODEL"
@@ -117,6 +124,21 @@ def llm_settings(
     )
 
 
+def require_sdk(name: str) -> None:
+    """Import the SDK of the LLM reasoner ``name``, or raise InvalidInput (``field=
+    "reasoner"``) naming the extra that installs it."""
+    module, package = SDKS[name]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise InvalidInput(
+            f"the {name} reasoner needs the {package} package, which is not installed: "
+            f"install release-agent[{name}] (python -m pip install 'release-agent[{name}]'), "
+            "or choose --reasoner builtin",
+            field="reasoner",
+        ) from None
+
+
 def build_reasoner(
     name: str | None = None,
     model: str | None = None,
@@ -127,7 +149,7 @@ def build_reasoner(
     """The reasoner chosen by ``name`` or the environment, ready to use.
 
     Raises InvalidInput (``field="reasoner"`` or the variable at fault) for an unknown
-    name, a missing key, or a timeout/retries value out of range.
+    name, a missing key or SDK, or a timeout/retries value out of range.
     """
     env = os.environ
     chosen = resolve_name(name, env)
@@ -135,6 +157,7 @@ def build_reasoner(
         from .builtin import BuiltinReasoner
 
         return BuiltinReasoner()
+    require_sdk(chosen)
     settings = llm_settings(chosen, model, timeout=timeout, retries=retries, environ=env)
     if chosen == "gemini":
         key = _env(env, "GOOGLE_API_KEY") or _env(env, "GEMINI_API_KEY")
