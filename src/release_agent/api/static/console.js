@@ -3,7 +3,9 @@
 // Text from requests and reasoners is only ever set as text (see dom.js).
 
 import { ApiError, describeProblem, get, post, token } from "./api.js";
-import { $, clear, el, localTime, percent, sleep, wallTime } from "./dom.js";
+import { $, clear, el, percent, sleep } from "./dom.js";
+import { plannedAt, setupPicker } from "./picker.js";
+import { TimeError, browserZone, formatTime } from "./time.js";
 
 const API = "/api/v1";
 const RESULTS = ["success", "degraded", "rolled_back", "incident"];
@@ -17,6 +19,9 @@ const STAGES = [
   { key: "decision", name: "Decision", from: ["decision"] },
   { key: "memory", name: "Memory", from: ["memory", "learning"] },
 ];
+// When something was recorded is shown in the viewer's zone; a release's planned time and
+// next window in the offset the release itself carries.
+const VIEWER = browserZone();
 const STEP_MS = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 220;
 
 const state = { filter: { service: "", decision: "" }, next: null, busy: false, shown: null };
@@ -35,6 +40,10 @@ function quiet() {
 }
 
 function complain(error) {
+  if (error instanceof TimeError) {
+    say(describeProblem(problems(error)[0]));
+    return;
+  }
   if (error instanceof ApiError && error.status === 401) {
     $("#token-box").hidden = false;
     $("#token").focus();
@@ -44,13 +53,21 @@ function complain(error) {
   say(error instanceof ApiError ? error.message : String(error));
 }
 
-// -- decision pill, outcome pill -------------------------------------------------------
+// -- times, decision pill, outcome pill ----------------------------------------------------
 
-const decisionPill = (decision) =>
-  el("span", { class: `pill decision-${decision}`, text: decision.replace("_", "-") });
+/**
+ * A <time> for an ISO 8601 instant, its text from formatTime (see time.js): in `zone` if
+ * given (then named in data-zone and the tooltip), else in the offset the text carries.
+ */
+const when = (iso, zone) =>
+  iso
+    ? el("time", { datetime: iso, text: formatTime(iso, zone), title: zone ? `${iso}, shown in ${zone}` : iso, dataset: zone ? { zone } : undefined })
+    : "—";
 
-const outcomePill = (result) =>
-  el("span", { class: `pill outcome outcome-${result}`, text: result.replace("_", " ") });
+// Decisions and results are named exactly as the API, the CLI and the memory name them.
+const decisionPill = (decision) => el("span", { class: `pill decision-${decision}`, text: decision });
+
+const outcomePill = (result) => el("span", { class: `pill outcome outcome-${result}`, text: result });
 
 // -- the pipeline ------------------------------------------------------------------------
 
@@ -137,12 +154,13 @@ function renderVerdict(record) {
     el("dt", { text: "Confidence" }),
     el("dd", {}, el("span", { class: "meter" }, el("span", { style: { width: percent(record.confidence) } })), " ", percent(record.confidence)),
     el("dt", { text: "Planned for" }),
-    el("dd", { text: wallTime(record.request.at) }),
+    el("dd", {}, when(record.request.at)),
   );
-  if (record.next_window) facts.append(el("dt", { text: "Next window" }), el("dd", { class: "next-window", text: wallTime(record.next_window) }));
+  if (record.next_window) facts.append(el("dt", { text: "Next window" }), el("dd", { class: "next-window" }, when(record.next_window)));
+  facts.append(el("dt", { text: "Decided" }), el("dd", { class: "decided" }, when(record.created_at, VIEWER)));
   if (record.guardrails.length) facts.append(el("dt", { text: "Guardrails" }), el("dd", { text: record.guardrails.join("; ") }));
   box.append(
-    el("div", { class: "verdict-head" }, el("span", { class: "verdict-decision", text: record.decision.replace("_", "-") }), el("span", { class: "verdict-service", text: `${record.request.service} → ${record.request.env}` })),
+    el("div", { class: "verdict-head" }, el("span", { class: "verdict-decision", text: record.decision }), el("span", { class: "verdict-service", text: `${record.request.service} → ${record.request.env}` })),
     el("p", { class: "verdict-reason", text: record.reason }),
     facts,
   );
@@ -217,14 +235,14 @@ function renderOutcome(record) {
   const form = el(
     "form",
     { id: "outcome-form", class: "outcome-form" },
-    el("select", { name: "result", "aria-label": "Result" }, RESULTS.map((r) => el("option", { value: r, text: r.replace("_", " ") }))),
+    el("select", { name: "result", "aria-label": "Result" }, RESULTS.map((r) => el("option", { value: r, text: r }))),
     el("input", { name: "notes", placeholder: "What happened (optional)", maxlength: "4000", "aria-label": "Outcome notes" }),
     el("button", { type: "submit", class: "primary", text: record.outcome ? "Replace outcome" : "Record outcome" }),
   );
   if (record.outcome) {
     const o = record.outcome;
     panel.append(
-      el("p", { id: "outcome" }, outcomePill(o.result), " ", el("span", { class: "muted", text: `recorded ${localTime(o.recorded_at)}` })),
+      el("p", { id: "outcome" }, outcomePill(o.result), " ", el("span", { class: "muted" }, "recorded ", when(o.recorded_at, VIEWER))),
       o.notes ? el("p", { class: "notes", text: o.notes }) : null,
       el("details", {}, el("summary", { text: "Replace it" }), form),
     );
@@ -304,7 +322,7 @@ async function loadScenarios() {
       el(
         "li",
         { class: "scenario" },
-        el("div", {}, el("strong", { text: scenario.title }), el("div", { class: "muted mono", text: `${scenario.request.service} · ${wallTime(scenario.request.at)}` })),
+        el("div", {}, el("strong", { text: scenario.title }), el("div", { class: "muted mono" }, scenario.request.service), el("div", { class: "muted mono" }, when(scenario.request.at))),
         el("button", {
           type: "button",
           class: "primary",
@@ -318,9 +336,10 @@ async function loadScenarios() {
   }
 }
 
+/** The body of POST /decisions from the form. Raises TimeError for a planned time that does not exist. */
 function requestBody(form) {
   const data = new FormData(form);
-  const body = {
+  return {
     service: data.get("service").trim(),
     env: data.get("env").trim() || "prod",
     feature_risk: data.get("feature_risk"),
@@ -331,10 +350,15 @@ function requestBody(form) {
       .map((s) => s.trim())
       .filter(Boolean),
     notes: data.get("notes") || null,
+    at: plannedAt(form),
   };
-  const at = data.get("at").trim();
-  if (at) body.at = at;
-  return body;
+}
+
+/** The problems an error carries, each with the field it names. */
+function problems(error) {
+  if (error instanceof ApiError) return error.entries;
+  if (error instanceof TimeError) return [{ field: "at", message: error.message }];
+  return [];
 }
 
 function markFields(form, error) {
@@ -342,8 +366,7 @@ function markFields(form, error) {
     label.classList.remove("invalid");
     $(".field-error", label).textContent = "";
   }
-  if (!(error instanceof ApiError)) return;
-  for (const entry of error.entries) {
+  for (const entry of problems(error)) {
     const name = (entry.field || "").split(".")[0];
     const label = form.querySelector(`.field[data-field="${CSS.escape(name)}"]`);
     if (label) {
@@ -355,11 +378,13 @@ function markFields(form, error) {
 
 function setupForm() {
   const form = $("#pane-request");
+  setupPicker(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     markFields(form, null);
     try {
-      await decide(() => post(`${API}/decisions`, requestBody(form)));
+      const body = requestBody(form); // a time the zone skips stops here, before any request
+      await decide(() => post(`${API}/decisions`, body));
     } catch (error) {
       markFields(form, error);
       complain(error);
@@ -390,10 +415,10 @@ function historyRow(record) {
   return el(
     "tr",
     { dataset: { id: record.release_id, decision: record.decision }, class: record.release_id === state.shown ? "current" : null },
-    el("td", { class: "nowrap", text: localTime(record.created_at) }),
+    el("td", { class: "nowrap" }, when(record.created_at, VIEWER)),
     el("td", {}, el("strong", { text: r.service }), el("span", { class: "muted", text: ` ${r.env}` }), r.notes ? el("div", { class: "notes-line muted", text: r.notes }) : null),
-    el("td", { class: "nowrap", text: wallTime(r.at) }),
-    el("td", {}, decisionPill(record.decision), record.next_window ? el("div", { class: "muted small", text: `→ ${wallTime(record.next_window)}` }) : null),
+    el("td", { class: "nowrap" }, when(r.at)),
+    el("td", {}, decisionPill(record.decision), record.next_window ? el("div", { class: "muted small nowrap" }, "→ ", when(record.next_window)) : null),
     el("td", { text: percent(record.confidence) }),
     el("td", { class: "outcome-cell" }, record.outcome ? outcomePill(record.outcome.result) : el("span", { class: "muted", text: "awaiting" })),
     el("td", {}, el("button", { type: "button", class: "link", text: "Open", onclick: () => showRecord(record, false).then(() => window.scrollTo({ top: 0, behavior: "smooth" })) })),
@@ -444,6 +469,7 @@ async function loadHeuristics() {
         el("td", { text: h.successes }),
         el("td", { text: h.provenance }),
         el("td", {}, el("span", { class: `pill status-${h.status}`, text: h.status })),
+        el("td", { class: "nowrap" }, when(h.last_checked ?? h.created_at, VIEWER)),
         el("td", { class: "reason", text: h.reason ?? "" }),
       ),
     );
@@ -499,6 +525,7 @@ function setupToken() {
 
 async function start() {
   resetPipeline();
+  $("#viewer-zone").textContent = `(${VIEWER})`;
   setupTabs();
   setupForm();
   setupHistory();

@@ -33,32 +33,4 @@ export const $ = (selector, root = document) => root.querySelector(selector);
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** A time in its own offset, the way the release sees it: "Fri 27 Nov 16:00 +01:00". */
-export function wallTime(iso) {
-  if (!iso) return "—";
-  const m = ISO.exec(iso);
-  if (!m) return iso;
-  const [, y, mo, d, h, mi, zone] = m;
-  const day = DAYS[new Date(Date.UTC(+y, +mo - 1, +d)).getUTCDay()];
-  const offset = zone === "Z" || zone === "+00:00" ? "UTC" : zone;
-  return `${day} ${+d} ${MONTHS[+mo - 1]} ${y} ${h}:${mi} ${offset}`;
-}
-
-/** A moment in the viewer's own time zone, for when things were recorded. */
-export function localTime(iso) {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(undefined, {
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-  });
-}
-
 export const percent = (x) => (typeof x === "number" ? `${Math.round(x * 100)}%` : "—");
