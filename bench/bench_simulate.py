@@ -68,6 +68,12 @@ def run(world_name: str, episodes: int) -> Row:
         f"  on expected costs {_fmt(e_whole)} "
         f"(first half {_fmt(e_first)}, second half {_fmt(e_second)})"
     )
+    stated = report["calibration"].get("agent")
+    if stated is not None:
+        print(
+            f"  stated risk: Brier {stated['brier']:.4f} over {stated['deploys']} deploys "
+            f"(the true probabilities: {stated['brier_of_truth']:.4f})"
+        )
     costs = {name: row["cost"] for name, row in report["policies"].items()}
     return Row(world_name, seconds, report["regret_ratio"], first, second, e_first, e_second, costs)
 

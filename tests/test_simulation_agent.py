@@ -6,9 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from release_agent.domain.models import Decision, Result
+from release_agent.domain.models import Decision, Result, TraceEntry
 from release_agent.memory.store import Store
 from release_agent.simulation import Setting, simulate
 from release_agent.simulation.agent_policy import AgentPolicy, agent_factory
@@ -43,6 +44,9 @@ class ScriptedAgent:
     def record_outcome(self, release_id: str, result: Result) -> None:
         self.outcomes.append((release_id, result))
 
+    def learn(self) -> None:
+        self.learned = getattr(self, "learned", 0) + 1
+
 
 def test_the_agent_is_told_the_costs_and_nothing_of_the_failure_model(
     setting: Setting, world: World
@@ -61,6 +65,7 @@ def test_the_agent_is_told_the_costs_and_nothing_of_the_failure_model(
             "at",
             "clashes",
             "notes",
+            "delays",
         }
         assert request.env == "prod" and request.notes is None
         # The request's time is local to the world, so the agent reads the local hour.
@@ -116,7 +121,7 @@ def test_outcomes_go_back_to_the_release_that_was_deployed(setting: Setting, wor
     policy.close()
     releases = generate_releases(world, world.seed, 30, setting.clock)
     answers = [
-        SimpleNamespace(decision=Decision.GO, next_window=None, release_id=f"r{i}")
+        SimpleNamespace(decision=Decision.GO, next_window=None, release_id=f"r{i}", trace=[])
         for i in range(30)
     ]
     scripted = ScriptedAgent(answers)
@@ -124,7 +129,45 @@ def test_outcomes_go_back_to_the_release_that_was_deployed(setting: Setting, wor
     score = run_policy(setting, releases, policy, "agent")
     assert [rid for rid, _ in scripted.outcomes] == [f"r{i}" for i in range(30)]
     failed = [result for _, result in scripted.outcomes if result is Result.incident]
-    assert len(failed) == score.failures
+    assert len(failed) == score.failures == score.failed.sum()
+
+
+def _scheduling(mean: float) -> TraceEntry:
+    risk = {"mean": mean, "low": 0.0, "high": 1.0, "decide": mean, "evidence": 3}
+    return TraceEntry(
+        stage="scheduling", state="SCHEDULING", summary="", detail={"go_now": {"risk": risk}}
+    )
+
+
+def test_a_go_carries_the_risk_the_agent_stated_for_it(setting: Setting, world: World) -> None:
+    policy = AgentPolicy(setting)
+    policy.close()
+    releases = generate_releases(world, world.seed, 3, setting.clock)
+    context = TraceEntry(stage="context", state="RISK_EVAL", summary="")
+    answers = [
+        # The first scheduling entry is the moment a GO deploys at; later ones are windows.
+        SimpleNamespace(
+            decision=Decision.GO,
+            next_window=None,
+            release_id="a",
+            trace=[context, _scheduling(0.125), _scheduling(0.5)],
+        ),
+        SimpleNamespace(decision=Decision.GO, next_window=None, release_id="b", trace=[context]),
+        SimpleNamespace(decision=Decision.NO_GO, next_window=None, release_id="c", trace=[]),
+    ]
+    policy.agent = ScriptedAgent(answers)  # type: ignore[assignment]
+    score = run_policy(setting, releases, policy, "agent")
+    assert score.stated_risk[0] == 0.125
+    assert np.isnan(score.stated_risk[1]) and np.isnan(score.stated_risk[2])
+    assert not np.isnan(score.true_risk[1]) and np.isnan(score.true_risk[2])
+
+
+def test_the_real_agents_stated_risks_are_probabilities(world: World) -> None:
+    result = simulate(world, 40, policies={"agent": agent_factory()})
+    score = result.scores["agent"]
+    stated = score.stated_risk[~np.isnan(score.stated_risk)]
+    assert len(stated) == score.deploys > 0
+    assert ((stated >= 0) & (stated <= 1)).all()
 
 
 def test_the_real_agent_runs_and_learns_from_every_deploy(world: World, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from release_agent.simulation import (
 from release_agent.simulation.arrivals import Clock, generate_releases
 from release_agent.simulation.baselines import StaticRules
 from release_agent.simulation.draws import Draws
-from release_agent.simulation.plot import plot
+from release_agent.simulation.plot import REGRET_LIMITS, draw, plot
 from release_agent.simulation.report import checkpoints, halves, regret_ratio
 from release_agent.simulation.runner import BASELINES, PolicyScore
 from release_agent.simulation.world import load_world
@@ -45,8 +45,21 @@ def test_the_json_report_has_exactly_the_documented_shape(result: SimulationResu
         "seed",
         "policies",
         "regret_ratio",
+        "regret",
+        "calibration",
         "learning_curve",
     }
+    assert set(report["regret"]) == {"expected", "realized", "after_change"}
+    for kind in ("expected", "realized"):
+        assert set(report["regret"][kind]) == {"whole", "first_half", "second_half"}
+    assert report["regret"]["after_change"] is None  # the default world does not change
+    # The stand-in states no risk; the oracle states the truth.
+    assert list(report["calibration"]) == ["oracle"]
+    oracle = report["calibration"]["oracle"]
+    assert set(oracle) == {"deploys", "brier", "brier_of_truth", "deciles"}
+    assert oracle["deploys"] == report["policies"]["oracle"]["deploys"]
+    for row in oracle["deciles"]:
+        assert set(row) == {"stated", "observed", "true", "deploys"}
     assert report["world"] == "default" and report["episodes"] == 120 and report["seed"] == 1
     assert list(report["policies"]) == ["agent", "always_go", "static_rules", "oracle"]
     for row in report["policies"].values():
@@ -186,3 +199,104 @@ def test_failures_happen_as_often_as_the_true_probabilities_say() -> None:
 
 def test_the_text_report_shows_the_expected_cost_regret(result: SimulationResult) -> None:
     assert "without the luck of the draws" in render_text(build_report(result), result)
+
+
+def test_the_regret_object_gives_both_kinds_per_half(result: SimulationResult) -> None:
+    regret = build_report(result)["regret"]
+    for kind, expected in (("expected", True), ("realized", False)):
+        first, second = halves(result, expected=expected)
+        assert regret[kind]["first_half"] == pytest.approx(first, abs=1e-4)
+        assert regret[kind]["second_half"] == pytest.approx(second, abs=1e-4)
+    assert regret["realized"]["whole"] == build_report(result)["regret_ratio"]
+    assert regret["expected"]["whole"] != regret["realized"]["whole"]
+
+
+def test_the_text_leads_with_the_expected_cost_regret_and_says_why(
+    result: SimulationResult,
+) -> None:
+    text = render_text(build_report(result))
+    expected = text.index("regret ratio on expected costs")
+    realized = text.index("on realized costs")
+    assert expected < realized
+    first = build_report(result)["regret"]["expected"]["first_half"]
+    assert f"first half {first:.3f}" in text[expected:realized]
+    assert "luck" in text[realized:] and "judge by expected costs" in text
+
+
+class _Forecaster:
+    """Always deploys and states a fixed failure probability (a stand-in agent)."""
+
+    name = "agent"
+    stated = 0.1
+
+    def __init__(self, setting: Setting) -> None:
+        pass
+
+    def decide(self, point: DecisionPoint) -> Action:
+        return Action(Decision.GO, risk=self.stated)
+
+    def observe(self, point: DecisionPoint, failed: bool) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def stated() -> SimulationResult:
+    return simulate(load_world("default"), 400, policies={"agent": _Forecaster, **BASELINES})
+
+
+def test_the_agents_stated_risk_is_scored_by_brier_and_by_decile(
+    stated: SimulationResult,
+) -> None:
+    report = build_report(stated)
+    calibration = report["calibration"]["agent"]
+    score = stated.scores["agent"]
+    assert calibration["deploys"] == 400 == score.deploys
+    brier = np.mean((0.1 - score.failed) ** 2)
+    assert calibration["brier"] == pytest.approx(brier, abs=1e-5)
+    truth = np.mean((score.true_risk - score.failed) ** 2)
+    assert calibration["brier_of_truth"] == pytest.approx(truth, abs=1e-5)
+    assert [row["stated"] for row in calibration["deciles"]] == [0.1] * 10
+    assert sum(row["deploys"] for row in calibration["deciles"]) == 400
+    text = render_text(report)
+    assert f"Brier score {calibration['brier']:.4f}" in text and "decile" in text
+
+
+def test_the_plot_has_a_reliability_diagram_and_a_clipped_regret_panel(
+    stated: SimulationResult,
+) -> None:
+    figure = draw(stated)
+    panels = {axis.get_ylabel(): axis for axis in figure.axes}
+    assert set(panels) == {"cumulative cost", "agent regret ratio", "failure rate"}
+    reliability = panels["failure rate"]
+    xs = np.concatenate([line.get_xdata() for line in reliability.get_lines()[1:]])
+    assert np.allclose(xs, 0.1)  # every decile states 0.1
+    regret = panels["agent regret ratio"]
+    low, high = REGRET_LIMITS
+    for line in regret.get_lines():
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.all((y >= low) & (y <= high))
+    bottom, top = regret.get_ylim()
+    assert low - 0.1 < bottom and top < high + 0.1
+    # The first tenth of the run, where the ratio is noise, is not drawn.
+    cumulative = regret.get_lines()[0]
+    assert np.asarray(cumulative.get_xdata())[0] > 400 * 0.1
+
+
+def test_progress_counts_every_release_of_every_policy() -> None:
+    calls: list[tuple[int, int]] = []
+    simulate(load_world("default"), 25, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 75) for k in range(1, 76)]
+
+
+class _Refuser(_Forecaster):
+    def decide(self, point: DecisionPoint) -> Action:
+        return Action(Decision.NO_GO)
+
+
+def test_a_regret_beyond_the_panel_is_drawn_at_its_edge_and_said_to_be() -> None:
+    result = simulate(load_world("default"), 300, policies={"agent": _Refuser, **BASELINES})
+    assert build_report(result)["regret"]["expected"]["whole"] > REGRET_LIMITS[1]
+    regret = next(a for a in draw(result).axes if a.get_ylabel() == "agent regret ratio")
+    tops = [np.max(np.asarray(line.get_ydata(), dtype=float)) for line in regret.get_lines()]
+    assert max(tops) == REGRET_LIMITS[1]
+    assert "drawn at the edge" in regret.get_title()

@@ -17,7 +17,7 @@ from release_agent.simulation.baselines import AlwaysGo, StaticRules
 from release_agent.simulation.draws import Draws, uniform
 from release_agent.simulation.oracle import HORIZON_HOURS, Oracle, expected_cost
 from release_agent.simulation.runner import BASELINES, run_policy
-from release_agent.simulation.world import World, load_world, shipped_worlds
+from release_agent.simulation.world import Service, World, load_world, shipped_worlds
 
 
 @pytest.fixture(scope="module")
@@ -351,3 +351,24 @@ def test_the_oracle_delays_a_clashing_high_risk_deploy(world: World) -> None:
     clashing = replace(setting.point(release, release.slot, 0), clash=True)
     assert setting.probability(release, clashing.slot, True) >= 0.6
     assert Oracle(setting).decide(clashing).decision is not Decision.GO
+
+
+# --- service weights ---------------------------------------------------------------------
+
+
+def test_services_are_drawn_by_their_weights() -> None:
+    world = load_world("long-tail")
+    releases = generate_releases(world, 11, 20_000, Clock(world))
+    counts = np.bincount([r.service for r in releases], minlength=len(world.services))
+    assert counts / 20_000 == pytest.approx(world.service_shares, abs=0.01)
+    rare = [s.name for s in world.services].index("legacy-billing")
+    assert 0 < counts[rare] < 0.01 * 20_000
+
+
+def test_equal_weights_draw_the_same_stream_as_none(world: World) -> None:
+    doubled = replace(
+        world, services=tuple(Service(s.name, s.criticality, 2.0) for s in world.services)
+    )
+    assert generate_releases(doubled, 4, 500, Clock(doubled)) == generate_releases(
+        world, 4, 500, Clock(world)
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -163,7 +165,7 @@ def test_an_hour_range_may_wrap_past_midnight() -> None:
     clash=st.booleans(),
     base=st.floats(0.0, 1.0),
     cap=st.floats(0.0, 1.0),
-    times=st.lists(st.floats(0.0, 10.0), min_size=4, max_size=4),
+    times=st.lists(st.floats(0.001, 10.0), min_size=4, max_size=4),
 )
 def test_failure_probability_is_the_capped_product_of_matching_factors(
     service: int,
@@ -191,7 +193,7 @@ def test_failure_probability_is_the_capped_product_of_matching_factors(
     probability = world.failure_probability(service, risk, day, hour, clash)
     assert probability == pytest.approx(min(cap, product))
     assert 0.0 <= probability <= cap
-    table = world.probability_table[service, LEVELS.index(risk), day, hour, int(clash)]
+    table = world.probability_table()[service, LEVELS.index(risk), day, hour, int(clash)]
     assert table == probability
 
 
@@ -318,3 +320,207 @@ def test_optional_keys_have_documented_defaults() -> None:
 def test_the_risk_mix_is_normalized() -> None:
     world = parse_world(example(feature_risk_mix={"LOW": 3, "HIGH": 1}))
     assert world.feature_risk_mix == {Level.LOW: 0.75, Level.MEDIUM: 0.0, Level.HIGH: 0.25}
+
+
+# --- every number finite and in range ----------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 10**400, True, "1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("releases_per_day",),
+        ("clash_rate",),
+        ("base_failure_rate",),
+        ("max_failure_rate",),
+        ("factors", 0, "times"),
+        ("costs", "failure", "HIGH"),
+        ("costs", "delay_per_hour"),
+        ("costs", "no_go"),
+        ("feature_risk_mix", "LOW"),
+        ("arrival", "hours", 3),
+        ("arrival", "days", 6),
+        ("services", 1, "weight"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused_by_name(path: tuple[Any, ...], bad: Any) -> None:
+    data = example()
+    _set(data, path, bad)
+    field = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
+    assert refused(data).field == field.lstrip(".")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("releases_per_day",), -6),
+        (("releases_per_day",), 0.01),  # a run would need centuries of simulated hours
+        (("releases_per_day",), 5000),
+        (("base_failure_rate",), 1.01),
+        (("max_failure_rate",), -0.5),
+        (("clash_rate",), -0.01),
+        (("factors", 0, "times"), 0),
+        (("factors", 0, "times"), -2.0),
+        (("factors", 0, "times"), 1e-6),
+        (("factors", 0, "times"), 1e6),
+        (("costs", "failure", "LOW"), -5),
+        (("costs", "failure", "MEDIUM"), 1e12),
+        (("costs", "delay_per_hour"), -0.05),
+        (("costs", "no_go"), -1),
+        (("feature_risk_mix", "HIGH"), -0.1),
+        (("feature_risk_mix", "HIGH"), 1e300),
+        (("arrival", "hours", 0), -1),
+        (("arrival", "days", 0), 1e300),
+        (("services", 0, "weight"), -1),
+        (("seed",), 2**63),
+    ],
+)
+def test_a_number_out_of_range_is_refused_with_its_range(path: tuple[Any, ...], value: Any) -> None:
+    data = example()
+    _set(data, path, value)
+    error = refused(data)
+    field = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
+    assert error.field == field.lstrip(".")
+    assert "from" in str(error) or "integer" in str(error)
+
+
+@pytest.mark.parametrize("rate", [0.1, 1000])
+def test_the_bounds_of_releases_per_day_are_accepted(rate: float) -> None:
+    assert parse_world(example(releases_per_day=rate)).releases_per_day == rate
+
+
+@pytest.mark.parametrize("times", [0.001, 1000])
+def test_the_bounds_of_a_factor_are_accepted(times: float) -> None:
+    data = example()
+    data["factors"][0]["times"] = times
+    assert parse_world(data).factors[0].times == times
+
+
+def test_too_many_services_or_factors_are_refused() -> None:
+    services = [{"name": f"s{i}", "criticality": "LOW"} for i in range(501)]
+    assert refused(example(services=services)).field == "services"
+    factors = [{"when": {"clash": True}, "times": 1.1}] * 101
+    assert refused(example(factors=factors)).field == "factors"
+
+
+def test_services_need_one_positive_weight() -> None:
+    data = example()
+    for service in data["services"]:
+        service["weight"] = 0
+    assert refused(data).field == "services"
+
+
+def test_a_service_weight_sets_its_share_of_releases() -> None:
+    data = example()
+    data["services"][0]["weight"] = 3
+    world = parse_world(data)
+    assert world.service_shares.tolist() == pytest.approx([0.6, 0.2, 0.2])
+    assert not world.uniform_services
+    assert parse_world(example()).uniform_services
+
+
+# --- factors limited in time: "from" and "until" -----------------------------------------
+
+
+def timed(**bounds: str) -> dict[str, Any]:
+    """The example with one more factor, on blog, limited in time by ``bounds``."""
+    data = example()
+    data["factors"].append({"when": {"service": "blog"}, "times": 4.0, **bounds})
+    return data
+
+
+MARCH_1 = "2026-03-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("bounds", "field"),
+    [
+        ({"from": "2026-03-01T00:00:00"}, "factors[4].from"),  # no offset
+        ({"until": "2026-03-01"}, "factors[4].until"),
+        ({"until": "next tuesday"}, "factors[4].until"),
+        ({"from": 20260301}, "factors[4].from"),
+        ({"from": MARCH_1, "until": MARCH_1}, "factors[4].until"),
+        ({"from": MARCH_1, "until": "2026-02-28T23:00:00+00:00"}, "factors[4].until"),
+    ],
+)
+def test_bad_time_bounds_are_refused_by_name(bounds: dict[str, Any], field: str) -> None:
+    error = refused(timed(**bounds))
+    assert error.field == field
+    assert field in str(error)
+
+
+def test_time_bounds_compare_instants_whatever_their_offsets() -> None:
+    # 01:00+01:00 is midnight UTC: "until" is an hour after "from", not before it.
+    bounds = {"from": "2026-03-01T00:00:00+00:00", "until": "2026-03-01T02:00:00+01:00"}
+    world = parse_world(timed(**bounds))
+    assert world.factors[4].until is not None and world.factors[4].since is not None
+    assert world.factors[4].until > world.factors[4].since
+
+
+def test_a_factor_applies_from_its_from_inclusive_to_its_until_exclusive() -> None:
+    since = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    until = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
+    world = parse_world(timed(**{"from": since.isoformat(), "until": until.isoformat()}))
+    tick = timedelta(microseconds=1)
+
+    def blog_at(moment: datetime) -> float:
+        return world.failure_probability(BLOG, Level.LOW, TUE, 10, False, at=moment)
+
+    assert blog_at(since - tick) == pytest.approx(0.05)
+    assert blog_at(since) == pytest.approx(0.2)
+    assert blog_at(until - tick) == pytest.approx(0.2)
+    assert blog_at(until) == pytest.approx(0.05)
+    assert blog_at(world.start) == pytest.approx(0.05)  # the default moment is the start
+    assert (
+        "from 2026-03-02T09:00:00+00:00 until 2026-04-06T09:00:00+00:00"
+        in (world.describe_factors()[4])
+    )
+
+
+def test_an_open_ended_factor_applies_on_one_side_only() -> None:
+    cut = datetime(2026, 3, 2, tzinfo=UTC)
+    since = parse_world(timed(**{"from": cut.isoformat()}))
+    until = parse_world(timed(**{"until": cut.isoformat()}))
+    before, after = cut - timedelta(seconds=1), cut + timedelta(days=400)
+
+    def probability(world: World, at: datetime) -> float:
+        return world.failure_probability(BLOG, Level.LOW, TUE, 10, False, at=at)
+
+    assert (probability(since, before), probability(since, after)) == pytest.approx((0.05, 0.2))
+    assert (probability(until, before), probability(until, after)) == pytest.approx((0.2, 0.05))
+
+
+# --- the shipped worlds ------------------------------------------------------------------
+
+
+def test_every_shipped_world_describes_itself() -> None:
+    for name in shipped_worlds():
+        world = load_world(name)
+        assert name == "default" or len(world.description) > 40, name
+
+
+def test_the_drifting_world_changes_twice_within_a_run() -> None:
+    world = load_world("drifting-checkout")
+    assert len(world.changes) == 2 and len(world.era_starts) == 3
+    # At six releases a day both changes fall within the first 2,000 releases.
+    assert world.era_starts[-1] / 24 * world.releases_per_day < 1500
+    checkout = [s.name for s in world.services].index("checkout")
+    p = [world.probability_table(era)[checkout, 0, 1, 10, 0] for era in range(3)]
+    assert p[1] == pytest.approx(5 * p[0]) and p[2] == p[0]
+
+
+def test_the_long_tail_world_has_many_rarely_released_services() -> None:
+    world = load_world("long-tail")
+    assert len(world.services) >= 20
+    shares = np.sort(world.service_shares)[::-1]
+    assert shares[:4].sum() > 0.8 and (shares < 0.01).sum() >= 10
+
+
+def test_in_labels_say_little_the_label_and_clashes_carry_little() -> None:
+    world = load_world("labels-say-little")
+    assert world.feature_risk_mix[Level.HIGH] >= 0.8
+    table = world.probability_table()
+    high, low = LEVELS.index(Level.HIGH), LEVELS.index(Level.LOW)
+    assert np.all(table[:, high] <= 1.25 * table[:, low])
+    assert np.array_equal(table[..., 0], table[..., 1])  # a clash changes nothing
+    assert world.clash_rate >= 0.3

@@ -14,11 +14,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..domain.models import Decision, ReleaseRequest, Result
+from ..domain.models import Decision, DecisionRecord, ReleaseRequest, Result
 from ..domain.policy import Policy
 from .decisions import Action, DecisionPoint, PolicyFactory, Setting
 from .world import WORLD_ENV
@@ -56,11 +55,12 @@ class AgentPolicy:
         # A temporary memory need not survive a crash: skip waiting for the disk.
         self.store = Store.open(db_url, durable=self._tmpdir is None)
         world = setting.world
-        policy = replace(policy or Policy(), costs=world.costs)
+        policy = (policy or Policy()).model_copy(update={"costs": world.costs})
         self.agent = Agent(
             store=self.store, policy=policy, reasoner=reasoner, on_llm_failure=on_llm_failure
         )
         self._names = [service.name for service in world.services]
+        self._learn_every = policy.settings.extract_every
         self._pending: str | None = None
         self.decisions = 0
 
@@ -84,16 +84,21 @@ class AgentPolicy:
             service_criticality=world.services[release.service].criticality,
             at=self.setting.clock.moment(point.slot),
             clashes=self._clashes(point),
+            delays=point.delays,
         )
 
     def decide(self, point: DecisionPoint) -> Action:
         """Ask the agent; a DELAY's window is rounded up to the next slot boundary."""
         record = self.agent.decide(self.request(point))
         self.decisions += 1
+        # Learning is off the decision path (a worker or cron in production); here it
+        # runs at a fixed cadence, every extract_every decisions, so runs are comparable.
+        if self.decisions % self._learn_every == 0:
+            self.agent.learn()
         self._pending = None
         if record.decision is Decision.GO:
             self._pending = record.release_id
-            return Action(Decision.GO)
+            return Action(Decision.GO, risk=stated_risk(record))
         if record.decision is Decision.DELAY:
             window = point.slot + 1
             if record.next_window is not None:
@@ -116,6 +121,19 @@ class AgentPolicy:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def stated_risk(record: DecisionRecord) -> float | None:
+    """The failure probability the agent stated for the deploy a GO decided: the risk
+    model's mean estimate for GO now, from the first scheduling entry of the trace (a GO
+    is always decided at the moment first considered). None when the trace has none."""
+    for entry in record.trace:
+        if entry.stage != "scheduling":
+            continue
+        risk = (entry.detail.get("go_now") or {}).get("risk") or {}
+        mean = risk.get("mean")
+        return float(mean) if isinstance(mean, int | float) else None
+    return None
 
 
 def agent_factory(

@@ -91,7 +91,8 @@ def generate_releases(world: World, seed: int, count: int, clock: Clock) -> list
     """The first ``count`` releases of the world's stream for ``seed``, in arrival order.
 
     Arrivals per slot are Poisson with :func:`arrival_rates`; each release's service is
-    uniform over the world's services and its feature risk follows ``feature_risk_mix``.
+    drawn by the services' weights (uniform by default) and its feature risk follows
+    ``feature_risk_mix``.
     The stream is a pure function of (world, seed): a longer run extends a shorter one.
     """
     if count < 0:
@@ -115,6 +116,11 @@ def generate_releases(world: World, seed: int, count: int, clock: Clock) -> list
     service_u = services.random(count)
     risk_u = risks.random(count)
     n_services = len(world.services)
-    service_idx = np.minimum((service_u * n_services).astype(np.int64), n_services - 1)
+    if world.uniform_services:
+        service_idx = np.minimum((service_u * n_services).astype(np.int64), n_services - 1)
+    else:
+        shares = np.cumsum(world.service_shares)
+        shares[-1] = 1.0
+        service_idx = np.minimum(np.searchsorted(shares, service_u, side="right"), n_services - 1)
     risk_idx = np.minimum(np.searchsorted(cumulative, risk_u, side="right"), len(LEVELS) - 1)
     return [Release(i, int(slots[i]), int(service_idx[i]), int(risk_idx[i])) for i in range(count)]

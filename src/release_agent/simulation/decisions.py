@@ -47,6 +47,10 @@ class Action(NamedTuple):
     decision: Decision
     window: int | None = None
     """For DELAY: the slot at which the release comes back (later than the current one)."""
+    risk: float | None = None
+    """For GO: the failure probability the policy states for this deploy, if it states
+    one; the report checks it against what happens (calibration). It never changes the
+    score."""
 
 
 class SimPolicy(Protocol):
@@ -69,9 +73,10 @@ class Setting:
     seed: int
 
     def probability(self, release: Release, slot: int, clash: bool) -> float:
-        """True failure probability of deploying ``release`` in ``slot`` with this clash."""
+        """True failure probability of deploying ``release`` in ``slot`` with this clash
+        (with the factors in force at that slot's time)."""
         day, hour = self.clock.day(slot), self.clock.hour(slot)
-        table = self.world.probability_table
+        table = self.world.probability_table(self.world.era(slot))
         return float(table[release.service, release.risk, day, hour, int(clash)])
 
     def expected_probabilities(self, release: Release, first: int, count: int) -> np.ndarray:
@@ -80,7 +85,19 @@ class Setting:
         self.clock.ensure(first + count)
         days = self.clock.days[first : first + count]
         hours = self.clock.hours[first : first + count]
-        both = self.world.probability_table[release.service, release.risk][days, hours]
+        world = self.world
+        eras = world.eras(np.arange(first, first + count))
+        lowest, highest = int(eras[0]), int(eras[-1])
+        if lowest == highest:
+            table = world.probability_table(lowest)
+            both = table[release.service, release.risk][days, hours]
+        else:
+            # The window spans a change of the world: each slot reads its own era.
+            both = np.empty((count, 2))
+            for era in range(lowest, highest + 1):
+                here = eras == era
+                table = world.probability_table(era)
+                both[here] = table[release.service, release.risk][days[here], hours[here]]
         rate = self.world.clash_rate
         return both[:, 0] * (1.0 - rate) + both[:, 1] * rate
 

@@ -56,8 +56,9 @@ class Oracle:
         setting = self.setting
         release = point.release
         fail_cost = setting.failure_cost(release)
-        best = Action(Decision.GO)
-        best_cost = fail_cost * setting.probability(release, point.slot, point.clash)
+        now = setting.probability(release, point.slot, point.clash)
+        best = Action(Decision.GO, risk=now)  # it states the truth: perfectly calibrated
+        best_cost = fail_cost * now
         if not point.last_chance:
             later = self._waits + fail_cost * setting.expected_probabilities(
                 release, point.slot + 1, self.horizon

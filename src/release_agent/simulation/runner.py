@@ -31,8 +31,9 @@ BASELINES: dict[str, PolicyFactory] = {
 }
 """The policies that need nothing but the world; the agent is added by the caller."""
 
-Progress = Callable[[int], None]
-"""Called with the number of releases just finished (for a progress bar)."""
+Progress = Callable[[int, int], None]
+"""Called with (releases finished so far, releases to finish) over all the policies of a
+run, after each release (for a progress bar)."""
 
 
 @dataclass
@@ -52,6 +53,22 @@ class PolicyScore:
     no_gos: int = 0
     forced_no_gos: int = 0
     """NO_GOs that were a third DELAY."""
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """``failed[i]``: release ``i`` was deployed and failed."""
+    true_risk: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The true failure probability of release ``i``'s deploy; NaN if not deployed."""
+    stated_risk: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The failure probability the policy stated for release ``i``'s deploy (see
+    :attr:`Action.risk`); NaN if not deployed or not stated."""
+
+    def __post_init__(self) -> None:
+        count = len(self.costs)
+        if len(self.failed) != count:
+            self.failed = np.zeros(count, dtype=bool)
+        if len(self.true_risk) != count:
+            self.true_risk = np.full(count, np.nan)
+        if len(self.stated_risk) != count:
+            self.stated_risk = np.full(count, np.nan)
 
     @property
     def cost(self) -> float:
@@ -68,6 +85,8 @@ class SimulationResult:
     seed: int
     episodes: int
     scores: dict[str, PolicyScore] = field(default_factory=dict)
+    releases: list[Release] = field(default_factory=list)
+    """The stream every policy faced, in arrival order."""
 
 
 def run_policy(
@@ -75,9 +94,10 @@ def run_policy(
     releases: list[Release],
     policy: SimPolicy,
     name: str,
-    progress: Progress | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> PolicyScore:
-    """Run ``policy`` over ``releases`` in time order and score it.
+    """Run ``policy`` over ``releases`` in time order and score it; ``progress`` is
+    called with 1 as each release is finished.
 
     Guarantees every release ends as exactly one deploy or one NO_GO, after at most
     ``MAX_DELAYS - 1`` waits. A DELAY whose window is not after the current slot is
@@ -106,8 +126,12 @@ def run_policy(
             failed = setting.draws.fails(index, slot, probability)
             score.deploys += 1
             score.expected[index] += setting.failure_cost(release) * probability
+            score.true_risk[index] = probability
+            if action.risk is not None:
+                score.stated_risk[index] = action.risk
             if failed:
                 score.failures += 1
+                score.failed[index] = True
                 score.costs[index] += setting.failure_cost(release)
             policy.observe(point, failed)
         else:
@@ -132,6 +156,8 @@ def simulate(
     ``seed`` replaces the world's seed; ``policies`` defaults to :data:`BASELINES`. Every
     policy faces the same releases and the same draws, so the order in which they run
     does not matter. A policy with a ``close()`` method is closed after its run.
+    ``progress`` is called with (done, total) after each release of each policy, total
+    being ``episodes`` × the number of policies. Raises ValueError for ``episodes < 1``.
     """
     if episodes < 1:
         raise ValueError("episodes must be at least 1")
@@ -139,13 +165,27 @@ def simulate(
     clock = Clock(world)
     setting = Setting(world, clock, Draws(seed, world.clash_rate), seed)
     releases = generate_releases(world, seed, episodes, clock)
-    result = SimulationResult(world, seed, episodes)
-    for name, factory in (policies if policies is not None else BASELINES).items():
+    result = SimulationResult(world, seed, episodes, releases=releases)
+    chosen = policies if policies is not None else BASELINES
+    step = None if progress is None else _counter(progress, episodes * len(chosen))
+    for name, factory in chosen.items():
         policy = factory(setting)
         try:
-            result.scores[name] = run_policy(setting, releases, policy, name, progress)
+            result.scores[name] = run_policy(setting, releases, policy, name, step)
         finally:
             close = getattr(policy, "close", None)
             if callable(close):
                 close()
     return result
+
+
+def _counter(progress: Progress, total: int) -> Callable[[int], None]:
+    """Turns the runner's increments into the (done, total) calls of :data:`Progress`."""
+    done = 0
+
+    def step(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(done, total)
+
+    return step

@@ -27,8 +27,36 @@ day_of_week, hour_of_day (local, in ``timezone``), clash and env (always ``prod`
 deployment fails with probability ``min(max_failure_rate, base_failure_rate × the product
 of the matching factors' times)``.
 
+Optional keys for worlds that change:
+
+- on a factor, ``"from"`` and ``"until"`` (ISO 8601 date-times with a UTC offset): the
+  factor applies to releases deployed at ``from <= t < until``; either may be left out
+  (from the beginning, for ever). ``from`` must be before ``until``.
+- on a service, ``"weight"``: its relative share of the releases (default 1 each), for
+  worlds where some services are released far more often than others.
+
+Every number must be finite and in its range, or the world is refused:
+
+==========================================  ==========================
+key                                         range
+==========================================  ==========================
+``seed``                                    integer, 0 .. 2**63 − 1
+``releases_per_day``                        0.1 .. 1000
+``arrival.hours[i]``, ``arrival.days[i]``   0 .. 1e6, one positive
+``feature_risk_mix.*``                      0 .. 1e6, one positive
+``services[i].weight``                      0 .. 1e6, one positive
+``clash_rate``, ``base_failure_rate``,      0 .. 1
+``max_failure_rate``
+``factors[i].times``                        0.001 .. 1000
+``costs.failure.*``, ``costs.no_go``,       0 .. 1e9
+``costs.delay_per_hour``
+==========================================  ==========================
+
+and a world has 1 to 500 services and at most 100 factors.
+
 Unknown keys and values are refused with :class:`~release_agent.domain.errors.InvalidInput`
-naming the offending field (``services[1].criticality``, ``factors[0].when.day_of_week``).
+naming the offending field (``services[1].criticality``, ``factors[0].when.day_of_week``,
+``factors[2].until``).
 """
 
 from __future__ import annotations
@@ -36,34 +64,30 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-
-from ..domain.conditions import describe, matches, normalize
+from ..domain.conditions import normalize
 from ..domain.errors import InvalidInput
-from ..domain.models import DAYS, NAME_PATTERN, Level
+from ..domain.models import NAME_PATTERN, Level
 from ..domain.policy import Costs
+from .world_model import LEVELS, WORLD_ATTRIBUTES, WORLD_ENV, Factor, Service, World
 
-LEVELS: tuple[Level, ...] = tuple(Level)
-WORLD_ENV = "prod"
-"""Every simulated release goes to production."""
+__all__ = [
+    "LEVELS",
+    "WORLD_ATTRIBUTES",
+    "WORLD_ENV",
+    "Factor",
+    "Service",
+    "World",
+    "load_world",
+    "parse_world",
+    "shipped_worlds",
+]
 
-WORLD_ATTRIBUTES: tuple[str, ...] = (
-    "service",
-    "service_criticality",
-    "feature_risk",
-    "day_of_week",
-    "hour_of_day",
-    "clash",
-    "env",
-)
 _TOP_KEYS = (
     "name",
     "description",
@@ -90,93 +114,19 @@ _REQUIRED = (
     "base_failure_rate",
     "costs",
 )
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    criticality: Level
-
-
-@dataclass(frozen=True)
-class Factor:
-    when: dict[str, Any]
-    """A normalized condition (see :func:`release_agent.domain.conditions.normalize`)."""
-    times: float
-
-
-@dataclass(frozen=True, eq=False)
-class World:
-    """A validated world. Build it with :func:`parse_world` or :func:`load_world`."""
-
-    name: str
-    seed: int
-    start: datetime
-    timezone: ZoneInfo
-    services: tuple[Service, ...]
-    feature_risk_mix: dict[Level, float]
-    """Probabilities that sum to 1."""
-    releases_per_day: float
-    arrival_hours: tuple[float, ...]
-    arrival_days: tuple[float, ...]
-    clash_rate: float
-    base_failure_rate: float
-    max_failure_rate: float
-    factors: tuple[Factor, ...]
-    costs: Costs
-    description: str = ""
-    source: str | None = field(default=None, compare=False)
-
-    def attributes(
-        self, service: int, feature_risk: Level, day: int, hour: int, clash: bool
-    ) -> dict[str, Any]:
-        """The attributes a factor's ``when`` is matched against (day 0 = Monday)."""
-        svc = self.services[service]
-        return {
-            "service": svc.name,
-            "service_criticality": svc.criticality.value,
-            "feature_risk": feature_risk.value,
-            "day_of_week": DAYS[day].value,
-            "hour_of_day": hour,
-            "clash": clash,
-            "env": WORLD_ENV,
-        }
-
-    def failure_probability(
-        self, service: int, feature_risk: Level, day: int, hour: int, clash: bool
-    ) -> float:
-        """The true chance that a deploy under these conditions fails, in [0, max rate]."""
-        attributes = self.attributes(service, feature_risk, day, hour, clash)
-        product = self.base_failure_rate
-        for factor in self.factors:
-            if matches(factor.when, attributes):
-                product *= factor.times
-        return min(self.max_failure_rate, product)
-
-    @cached_property
-    def probability_table(self) -> np.ndarray:
-        """``table[service, risk, day, hour, clash]``: :meth:`failure_probability`, precomputed.
-
-        Risk is indexed in :data:`LEVELS` order, clash as 0/1. Read-only.
-        """
-        table = np.empty((len(self.services), len(LEVELS), 7, 24, 2))
-        for s in range(len(self.services)):
-            for r, risk in enumerate(LEVELS):
-                for d in range(7):
-                    for h in range(24):
-                        for c in (0, 1):
-                            table[s, r, d, h, c] = self.failure_probability(s, risk, d, h, bool(c))
-        table.flags.writeable = False
-        return table
-
-    @cached_property
-    def failure_costs(self) -> np.ndarray:
-        """The cost of a failure of each service, indexed like :attr:`services`."""
-        return np.array([float(self.costs.failure[s.criticality]) for s in self.services])
-
-    def describe_factors(self) -> list[str]:
-        """Each factor in short human form: ``day_of_week=FRI & hour_of_day=14..23 ×2.5``."""
-        return [f"{describe(f.when)} ×{f.times:g}" for f in self.factors]
+MAX_SEED = 2**63 - 1
+RELEASES_PER_DAY = (0.1, 1000.0)
+"""A slower stream would need years of simulated hours for a run; a faster one is no
+longer a team's release train."""
+MAX_WEIGHT = 1e6
+"""Weights are relative; the cap keeps their sums finite."""
+FACTOR_TIMES = (0.001, 1000.0)
+"""A factor multiplies a probability: zero or less has no meaning, and beyond a
+thousandfold the factor is a typo rather than a risk."""
+MAX_COST = 1e9
+MAX_SERVICES = 500
+MAX_FACTORS = 100
+MAX_NAME = 100
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,12 +143,27 @@ def _only(data: Any, allowed: tuple[str, ...], where: str) -> Mapping[str, Any]:
     return data
 
 
-def _number(value: Any, where: str, *, low: float = 0.0, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{value!r} is not a number", field=where)
-    if value < low or (high is not None and value > high):
-        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInput(f"{value!r} is out of range; must be {bound}", field=where)
+def _require(data: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in data:
+            raise InvalidInput("is required", field=f"{where}.{key}" if where else key)
+
+
+def _number(value: Any, where: str, *, low: float = 0.0, high: float) -> float:
+    """``value`` as a float, or InvalidInput naming ``where``: NaN, infinities, integers
+    too large for a float, booleans and anything outside ``low .. high`` are refused."""
+    finite = False
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float
+            finite = False
+    if not finite:
+        raise InvalidInput(f"{value!r} is not a finite number", field=where)
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"{value!r} is out of range; must be from {low:g} to {high:g}", field=where
+        )
     return float(value)
 
 
@@ -212,7 +177,7 @@ def _level(value: Any, where: str) -> Level:
 def _weights(value: Any, length: int, where: str) -> tuple[float, ...]:
     if not isinstance(value, list) or len(value) != length:
         raise InvalidInput(f"must be a list of {length} non-negative numbers", field=where)
-    weights = tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
+    weights = tuple(_number(v, f"{where}[{i}]", high=MAX_WEIGHT) for i, v in enumerate(value))
     if sum(weights) <= 0:
         raise InvalidInput("needs at least one positive weight", field=where)
     return weights
@@ -221,13 +186,13 @@ def _weights(value: Any, length: int, where: str) -> tuple[float, ...]:
 def _services(value: Any) -> tuple[Service, ...]:
     if not isinstance(value, list) or not value:
         raise InvalidInput("must be a non-empty list of services", field="services")
+    if len(value) > MAX_SERVICES:
+        raise InvalidInput(f"lists {len(value)} services; at most {MAX_SERVICES}", field="services")
     services: list[Service] = []
     for i, entry in enumerate(value):
         where = f"services[{i}]"
-        _only(entry, ("name", "criticality"), where)
-        for key in ("name", "criticality"):
-            if key not in entry:
-                raise InvalidInput("is required", field=f"{where}.{key}")
+        _only(entry, ("name", "criticality", "weight"), where)
+        _require(entry, ("name", "criticality"), where)
         name = entry["name"]
         if not isinstance(name, str) or not NAME_PATTERN.match(name.strip()):
             raise InvalidInput(
@@ -237,79 +202,91 @@ def _services(value: Any) -> tuple[Service, ...]:
         name = name.strip()
         if any(s.name == name for s in services):
             raise InvalidInput(f"service {name!r} is listed twice", field=f"{where}.name")
-        services.append(Service(name, _level(entry["criticality"], f"{where}.criticality")))
+        weight = _number(entry.get("weight", 1.0), f"{where}.weight", high=MAX_WEIGHT)
+        services.append(Service(name, _level(entry["criticality"], f"{where}.criticality"), weight))
+    if sum(s.weight for s in services) <= 0:
+        raise InvalidInput("needs at least one service with a positive weight", field="services")
     return tuple(services)
 
 
 def _mix(value: Any) -> dict[Level, float]:
     _only(value, tuple(level.value for level in Level), "feature_risk_mix")
-    raw = {Level(k): _number(v, f"feature_risk_mix.{k}") for k, v in value.items()}
+    raw = {Level(k): _number(v, f"feature_risk_mix.{k}", high=MAX_WEIGHT) for k, v in value.items()}
     total = sum(raw.values())
     if total <= 0:
         raise InvalidInput("needs at least one positive weight", field="feature_risk_mix")
     return {level: raw.get(level, 0.0) / total for level in LEVELS}
 
 
-def _factors(value: Any, services: tuple[Service, ...]) -> tuple[Factor, ...]:
-    if not isinstance(value, list):
-        raise InvalidInput("must be a list of {when, times}", field="factors")
-    names = [s.name for s in services]
-    factors = []
-    for i, entry in enumerate(value):
-        where = f"factors[{i}]"
-        _only(entry, ("when", "times"), where)
-        for key in ("when", "times"):
-            if key not in entry:
-                raise InvalidInput("is required", field=f"{where}.{key}")
-        raw_when = entry["when"]
-        if isinstance(raw_when, Mapping):
-            # Heuristics may also speak of weekend or out_of_hours; a world states its
-            # risks in the primary attributes only, so that they have one meaning.
-            _only(raw_when, WORLD_ATTRIBUTES, f"{where}.when")
-        when = normalize(raw_when, where=f"{where}.when")
-        wanted = when.get("service")
-        for j, name in enumerate(wanted if isinstance(wanted, list) else [wanted]):
-            if name is not None and name not in names:
-                suffix = f"[{j}]" if isinstance(wanted, list) else ""
-                raise InvalidInput(
-                    f"{name!r} is not a service of this world",
-                    field=f"{where}.when.service{suffix}",
-                    allowed=names,
-                )
-        factors.append(Factor(when, _number(entry["times"], f"{where}.times")))
-    return tuple(factors)
-
-
-def _costs(value: Any) -> Costs:
-    _only(value, ("failure", "delay_per_hour", "no_go"), "costs")
-    for key in ("failure", "delay_per_hour", "no_go"):
-        if key not in value:
-            raise InvalidInput("is required", field=f"costs.{key}")
-    levels = tuple(level.value for level in Level)
-    _only(value["failure"], levels, "costs.failure")
-    failure = {}
-    for level in levels:
-        if level not in value["failure"]:
-            raise InvalidInput("is required", field=f"costs.failure.{level}")
-        failure[Level(level)] = _number(value["failure"][level], f"costs.failure.{level}")
-    return Costs(
-        failure=failure,
-        delay_per_hour=_number(value["delay_per_hour"], "costs.delay_per_hour"),
-        no_go=_number(value["no_go"], "costs.no_go"),
-    )
-
-
-def _start(value: Any) -> datetime:
+def _moment(value: Any, where: str) -> datetime:
+    """An ISO 8601 date-time with a UTC offset, or InvalidInput naming ``where``."""
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.utcoffset() is None:
         raise InvalidInput(
             f"{value!r} is not a date-time with a UTC offset, e.g. 2026-01-05T00:00:00+00:00",
-            field="start",
+            field=where,
         )
     return moment
+
+
+def _factor(entry: Any, where: str, names: list[str]) -> Factor:
+    _only(entry, ("when", "times", "from", "until"), where)
+    _require(entry, ("when", "times"), where)
+    raw_when = entry["when"]
+    if isinstance(raw_when, Mapping):
+        # Heuristics may also speak of weekend or out_of_hours; a world states its
+        # risks in the primary attributes only, so that they have one meaning.
+        _only(raw_when, WORLD_ATTRIBUTES, f"{where}.when")
+    when = normalize(raw_when, where=f"{where}.when")
+    wanted = when.get("service")
+    for j, name in enumerate(wanted if isinstance(wanted, list) else [wanted]):
+        if name is not None and name not in names:
+            suffix = f"[{j}]" if isinstance(wanted, list) else ""
+            raise InvalidInput(
+                f"{name!r} is not a service of this world",
+                field=f"{where}.when.service{suffix}",
+                allowed=names,
+            )
+    low, high = FACTOR_TIMES
+    times = _number(entry["times"], f"{where}.times", low=low, high=high)
+    since = _moment(entry["from"], f"{where}.from") if "from" in entry else None
+    until = _moment(entry["until"], f"{where}.until") if "until" in entry else None
+    if since is not None and until is not None and not since < until:
+        raise InvalidInput(
+            f"{entry['until']!r} is not after from ({entry['from']!r}); the factor applies "
+            "at from <= t < until",
+            field=f"{where}.until",
+        )
+    return Factor(when, times, since, until)
+
+
+def _factors(value: Any, services: tuple[Service, ...]) -> tuple[Factor, ...]:
+    if not isinstance(value, list):
+        raise InvalidInput("must be a list of {when, times[, from, until]}", field="factors")
+    if len(value) > MAX_FACTORS:
+        raise InvalidInput(f"lists {len(value)} factors; at most {MAX_FACTORS}", field="factors")
+    names = [s.name for s in services]
+    return tuple(_factor(entry, f"factors[{i}]", names) for i, entry in enumerate(value))
+
+
+def _costs(value: Any) -> Costs:
+    _only(value, ("failure", "delay_per_hour", "no_go"), "costs")
+    _require(value, ("failure", "delay_per_hour", "no_go"), "costs")
+    levels = tuple(level.value for level in Level)
+    _only(value["failure"], levels, "costs.failure")
+    _require(value["failure"], levels, "costs.failure")
+    failure = {
+        Level(level): _number(value["failure"][level], f"costs.failure.{level}", high=MAX_COST)
+        for level in levels
+    }
+    return Costs(
+        failure=failure,
+        delay_per_hour=_number(value["delay_per_hour"], "costs.delay_per_hour", high=MAX_COST),
+        no_go=_number(value["no_go"], "costs.no_go", high=MAX_COST),
+    )
 
 
 def _zone(value: Any) -> ZoneInfo:
@@ -322,37 +299,39 @@ def _zone(value: Any) -> ZoneInfo:
         ) from None
 
 
+def _text(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or (default is None and not value.strip()):
+        raise InvalidInput(
+            "must be a non-empty string" if default is None else "must be a string", field=key
+        )
+    if key == "name" and len(value.strip()) > MAX_NAME:
+        raise InvalidInput(f"must be at most {MAX_NAME} characters", field=key)
+    return value.strip()
+
+
 def parse_world(data: Any, source: str | None = None) -> World:
     """Validate world data (already decoded from JSON) and build a :class:`World`.
 
     Raises InvalidInput naming the first unknown key, missing key or bad value.
     """
     _only(data, _TOP_KEYS, "")
-    for key in _REQUIRED:
-        if key not in data:
-            raise InvalidInput("is required", field=key)
-    name = data["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("must be a non-empty string", field="name")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise InvalidInput("must be a string", field="description")
+    _require(data, _REQUIRED, "")
+    name = _text(data, "name")
+    description = _text(data, "description", "")
     seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidInput(f"{seed!r} is not a non-negative integer", field="seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"{seed!r} is not an integer from 0 to 2**63 - 1", field="seed")
     services = _services(data["services"])
     arrival = _only(data.get("arrival", {}), ("hours", "days"), "arrival")
     hours = _weights(arrival["hours"], 24, "arrival.hours") if "hours" in arrival else (1.0,) * 24
     days = _weights(arrival["days"], 7, "arrival.days") if "days" in arrival else (1.0,) * 7
-    if sum(h * d for h in hours for d in days) <= 0:
-        raise InvalidInput("no hour of the week can receive a release", field="arrival")
-    rate = _number(data["releases_per_day"], "releases_per_day")
-    if rate <= 0:
-        raise InvalidInput("must be positive", field="releases_per_day")
+    low, high = RELEASES_PER_DAY
+    rate = _number(data["releases_per_day"], "releases_per_day", low=low, high=high)
     return World(
-        name=name.strip(),
+        name=name,
         seed=seed,
-        start=_start(data["start"]),
+        start=_moment(data["start"], "start"),
         timezone=_zone(data["timezone"]),
         services=services,
         feature_risk_mix=_mix(data["feature_risk_mix"]),
@@ -364,7 +343,7 @@ def parse_world(data: Any, source: str | None = None) -> World:
         max_failure_rate=_number(data.get("max_failure_rate", 1.0), "max_failure_rate", high=1.0),
         factors=_factors(data.get("factors", []), services),
         costs=_costs(data["costs"]),
-        description=description.strip(),
+        description=description,
         source=source,
     )
 
