@@ -10,6 +10,7 @@ from release_agent.agent import Agent
 from release_agent.domain.models import (
     Confirmation,
     Decision,
+    Level,
     Plan,
     ReleaseRequest,
     Result,
@@ -38,8 +39,8 @@ def request(
     return ReleaseRequest(
         service=service,
         env="prod",
-        feature_risk=risk,
-        service_criticality=criticality,
+        feature_risk=Level(risk),
+        service_criticality=Level(criticality),
         at=datetime.fromisoformat(at),
     )
 
