@@ -38,9 +38,9 @@ def test_day_and_hour_are_read_in_the_release_s_offset() -> None:
 
     assert context.day_of_week is Day.FRI
     assert context.hour_of_day == 23
-    assert context.weekend is False
-    assert context.friday_afternoon is True
-    assert context.out_of_hours is True
+    assert context.attributes()["weekend"] is False
+    assert context.attributes()["friday_afternoon"] is True
+    assert context.attributes()["out_of_hours"] is True
     assert context.at.utcoffset() == timedelta(hours=-5)
 
 
@@ -49,8 +49,8 @@ def test_the_same_instant_in_another_offset_is_another_local_day() -> None:
 
     assert context.day_of_week is Day.SAT
     assert context.hour_of_day == 4
-    assert context.weekend is True
-    assert context.friday_afternoon is False
+    assert context.attributes()["weekend"] is True
+    assert context.attributes()["friday_afternoon"] is False
 
 
 def test_a_positive_offset_moves_the_local_day_forward() -> None:
@@ -58,8 +58,8 @@ def test_a_positive_offset_moves_the_local_day_forward() -> None:
     context = evaluate(request("2026-11-30T09:00:00+13:00"), SETTINGS)
 
     assert (context.day_of_week, context.hour_of_day) == (Day.MON, 9)
-    assert context.weekend is False
-    assert context.out_of_hours is False
+    assert context.attributes()["weekend"] is False
+    assert context.attributes()["out_of_hours"] is False
 
 
 @pytest.mark.parametrize(
@@ -84,9 +84,9 @@ def test_window_flags(
 
     assert context.day_of_week is day
     assert context.hour_of_day == hour
-    assert context.weekend is weekend
-    assert context.friday_afternoon is friday_afternoon
-    assert context.out_of_hours is out_of_hours
+    assert context.attributes()["weekend"] is weekend
+    assert context.attributes()["friday_afternoon"] is friday_afternoon
+    assert context.attributes()["out_of_hours"] is out_of_hours
 
 
 def test_the_flags_follow_the_policy_s_settings() -> None:
@@ -96,10 +96,10 @@ def test_the_flags_follow_the_policy_s_settings() -> None:
     at_1700 = evaluate(request("2026-11-27T17:00:00+01:00"), settings)
     at_0830 = evaluate(request("2026-11-27T08:30:00+01:00"), settings)
 
-    assert at_1430.friday_afternoon is False
-    assert at_1700.friday_afternoon is True
-    assert at_1700.out_of_hours is True
-    assert at_0830.out_of_hours is True
+    assert at_1430.attributes()["friday_afternoon"] is False
+    assert at_1700.attributes()["friday_afternoon"] is True
+    assert at_1700.attributes()["out_of_hours"] is True
+    assert at_0830.attributes()["out_of_hours"] is True
 
 
 @pytest.mark.parametrize(
@@ -141,8 +141,8 @@ def test_at_overrides_the_moment_and_is_read_in_the_request_s_offset() -> None:
     assert context.at == later
     assert context.at.utcoffset() == timedelta(hours=1)
     assert (context.day_of_week, context.hour_of_day) == (Day.SAT, 3)
-    assert context.weekend is True
-    assert context.out_of_hours is True
+    assert context.attributes()["weekend"] is True
+    assert context.attributes()["out_of_hours"] is True
 
 
 def test_clashes_override_the_request_s_even_when_empty() -> None:
@@ -194,9 +194,9 @@ def test_day_and_hour_are_the_local_wall_clock(naive: datetime, minutes: int) ->
         context.day_of_week.value
         == ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[naive.weekday()]
     )
-    assert context.weekend == (naive.weekday() >= 5)
-    assert context.friday_afternoon == (naive.weekday() == 4 and naive.hour >= 12)
-    assert context.out_of_hours == (not 8 <= naive.hour < 18)
+    assert context.attributes()["weekend"] == (naive.weekday() >= 5)
+    assert context.attributes()["friday_afternoon"] == (naive.weekday() == 4 and naive.hour >= 12)
+    assert context.attributes()["out_of_hours"] == (not 8 <= naive.hour < 18)
 
 
 # -- the state machine --------------------------------------------------------------------

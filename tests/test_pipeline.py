@@ -23,8 +23,8 @@ from release_agent.domain.models import (
     Review,
     SuggestedAction,
 )
-from release_agent.domain.policy import DecisionSettings, Policy, parse_policy
-from release_agent.domain.scenarios import SCENARIOS, get
+from release_agent.domain.policy import DecisionSettings, Policy, PriorSettings, parse_policy
+from release_agent.domain.scenarios import CAREFUL_TEAM_PRIORS, SCENARIOS, get
 from release_agent.memory.store import Store
 from release_agent.reasoners.base import Answer, Usage
 from release_agent.reasoners.builtin import BuiltinReasoner
@@ -104,13 +104,17 @@ def request(**overrides: Any) -> ReleaseRequest:
 
 
 def test_fresh_memory_high_risk_friday_is_not_go_and_low_risk_tuesday_is_go(store: Store) -> None:
-    agent = Agent(store)
+    agent = Agent(store, CAREFUL)
     assert agent.decide(get("friday-high-clash").request).decision is not Decision.GO
     assert agent.decide(get("tuesday-low").request).decision is Decision.GO
 
 
+CAREFUL = Policy(priors=PriorSettings.model_validate(CAREFUL_TEAM_PRIORS))
+"""A team that states, before any evidence, what careful teams believe."""
+
+
 def test_the_five_seed_scenarios_decide_as_a_careful_team_would(store: Store) -> None:
-    agent = Agent(store)
+    agent = Agent(store, CAREFUL)
     decided = {s.id: agent.decide(s.request) for s in SCENARIOS}
     assert decided["monday-low"].decision is Decision.GO
     assert decided["tuesday-low"].decision is Decision.GO
@@ -159,7 +163,7 @@ def test_every_stage_leaves_its_record_in_the_trace(store: Store) -> None:
 def test_a_delay_goes_back_through_scheduling_and_lands_on_a_checked_window(
     store: Store,
 ) -> None:
-    record = Agent(store).decide(get("friday-low").request)
+    record = Agent(store, CAREFUL).decide(get("friday-low").request)
     states = [s.split(":")[0] for s in record.states]
     assert states.count("SCHEDULING") == 2 and states.count("DECISION") == 2
     assert "was checked: GO then" in record.reason
@@ -304,24 +308,26 @@ def test_an_out_of_schema_answer_is_a_fault(store: Store) -> None:
 
 
 def test_exhausted_reschedules_end_in_no_go_aborted(store: Store) -> None:
-    policy = Policy(settings=DecisionSettings(max_reschedules=0))
+    policy = CAREFUL.model_copy(update={"settings": DecisionSettings(max_reschedules=0)})
     record = Agent(store, policy).decide(get("friday-low").request)
     assert record.decision is Decision.NO_GO
     assert record.states[-1].startswith("ABORTED")
 
 
-def test_learning_runs_every_n_decisions(store: Store) -> None:
-    agent = Agent(store, Policy(settings=DecisionSettings(extract_every=3)))
-    for i in range(2):
-        agent.decide(request(at=request().at + timedelta(days=7 * i)))
+def test_deciding_never_learns(store: Store) -> None:
+    """Learning is off the decision path: decisions read the published knowledge and
+    record its version; only a learning run publishes a new one."""
+    agent = Agent(store, Policy(settings=DecisionSettings(extract_every=1)))
+    records = [agent.decide(request(at=request().at + timedelta(days=7 * i))) for i in range(3)]
     assert agent.last_learning is None
-    agent.decide(request(at=request().at + timedelta(days=14)))
-    assert agent.last_learning is not None
+    assert {r.knowledge_version for r in records} == {0}
+    agent.learn()
+    assert agent.decide(request(at=request().at + timedelta(days=28))).knowledge_version == 1
 
 
 def test_outcomes_change_later_decisions(store: Store) -> None:
     """Failures on one service's deploys make the same request stricter."""
-    agent = Agent(store)
+    agent = Agent(store, CAREFUL)
     base = request(service="ledger", service_criticality=Level.HIGH)
     first = agent.decide(base)
     assert first.decision is Decision.GO
@@ -355,12 +361,31 @@ request_strategy = st.builds(
 def test_property_no_reasoner_fault_ever_yields_go(
     tmp_path_factory: pytest.TempPathFactory, req: ReleaseRequest, fault: Exception, step: str
 ) -> None:
+    """Every example asserts: where the fault was raised, the decision is not GO and the
+    trace records the failed call and the fail-closed fallback; where it was not, the step
+    was never asked for (only a production GO is put to reflection), nothing failed, and
+    the scripted GO stands."""
     db = tmp_path_factory.mktemp("prop") / "m.db"
     scripted = Scripted(plan_answer=go_plan)
     setattr(scripted, f"{step}_answer", fault)
     record = Agent(Store.open(f"sqlite:///{db}"), None, scripted).decide(req)
-    if req.env == "prod" or step == "plan":
+    failed = [c for c in record.reasoner_calls if not c.ok]
+    stages = [t.stage for t in record.trace]
+    if step in scripted.calls:
         assert record.decision is not Decision.GO
+        assert [(c.task, c.fallback) for c in failed] == [(step, "fail-closed")]
+        assert failed[0].error
+        if step == "plan":
+            planner = record.trace[stages.index("planner")]
+            assert planner.detail["plan"]["confidence"] == 0
+            assert any("failed closed" in note for note in planner.detail["notes"])
+        else:
+            reflection = record.trace[stages.index("reflection")]
+            assert reflection.detail["confirmation"]["confirmed"] is False
+    else:
+        assert step == "confirm" and req.env != "prod"
+        assert "reflection" not in stages and failed == []
+        assert record.decision is Decision.GO
 
 
 @settings(max_examples=30, deadline=None)
@@ -410,3 +435,16 @@ def test_a_failure_of_the_builtin_reasoner_is_a_fault_and_stores_nothing(store: 
     with pytest.raises(RuntimeFault, match="built-in reasoner failed to plan"):
         agent.decide(request())
     assert store.count_decisions() == 0
+
+
+def test_without_stated_priors_a_first_day_believes_no_context_riskier(store: Store) -> None:
+    """Priors centred on no effect: before any evidence a Friday afternoon is believed
+    no riskier than a Tuesday morning, for the same release (only less is known)."""
+    agent = Agent(store)
+    friday = agent.decide(get("friday-low").request)
+    tuesday = agent.decide(
+        get("friday-low").request.model_copy(
+            update={"at": datetime.fromisoformat("2026-11-24T10:00:00+01:00")}
+        )
+    )
+    assert friday.decision is tuesday.decision is Decision.GO

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from ..domain.models import PRODUCTION_ENVS, Context, Day, ReleaseRequest
+from ..domain.attributes import Observation, observe
+from ..domain.models import Context, ReleaseRequest, is_production
 from ..domain.policy import DecisionSettings
+from .trace import Note
 
 
 def attributes_at(
     request: ReleaseRequest, settings: DecisionSettings, at: datetime, clash: bool
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The conditionable attributes of ``request`` at ``at`` (as :meth:`Context.attributes`),
     without building a Context: the scheduler needs them for every window."""
-    moment = at.astimezone(request.at.tzinfo)
-    day = Day.of(moment)
-    hour = moment.hour
-    start, end = settings.business_hours
-    return {
-        "service": request.service,
-        "env": request.env,
-        "feature_risk": request.feature_risk.value,
-        "service_criticality": request.service_criticality.value,
-        "day_of_week": day.value,
-        "hour_of_day": hour,
-        "clash": clash,
-        "weekend": day in (Day.SAT, Day.SUN),
-        "friday_afternoon": day is Day.FRI and hour >= settings.friday_afternoon_from,
-        "out_of_hours": not (start <= hour < end),
-    }
+    return observe(_observation(request, at, ("clash",) if clash else ()), settings)
+
+
+def _observation(request: ReleaseRequest, at: datetime, clashes: tuple[str, ...]) -> Observation:
+    return Observation(
+        service=request.service,
+        env=request.env,
+        feature_risk=request.feature_risk,
+        service_criticality=request.service_criticality,
+        local=at.astimezone(request.at.tzinfo),
+        clashes=clashes,
+    )
 
 
 def evaluate(
@@ -44,22 +43,19 @@ def evaluate(
     none, since the clashes a caller names are those at the requested time.
     """
     moment = request.at if at is None else at.astimezone(request.at.tzinfo)
-    day = Day.of(moment)
-    hour = moment.hour
-    start, end = settings.business_hours
     names = list(request.clashes if clashes is None else clashes)
-    return Context(
-        service=request.service,
-        env=request.env,
-        feature_risk=request.feature_risk,
-        service_criticality=request.service_criticality,
-        at=moment,
-        day_of_week=day,
-        hour_of_day=hour,
-        clash=bool(names),
-        clashes=names,
-        weekend=day in (Day.SAT, Day.SUN),
-        friday_afternoon=day is Day.FRI and hour >= settings.friday_afternoon_from,
-        out_of_hours=not (start <= hour < end),
-        production=request.env in PRODUCTION_ENVS,
+    values = observe(_observation(request, moment, tuple(names)), settings)
+    return Context.model_validate(
+        {**values, "at": moment, "clashes": names, "production": is_production(request.env)}
+    )
+
+
+def note(context: Context) -> Note:
+    """The stage's trace entry."""
+    return Note(
+        "context",
+        f"{context.day_of_week.value} {context.hour_of_day:02d}h local, "
+        f"{context.feature_risk.value} risk, {context.service_criticality.value} criticality"
+        + (", clash" if context.clash else ""),
+        context.model_dump(mode="json"),
     )

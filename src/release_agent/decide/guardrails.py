@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..domain.models import Context, Decision
 from ..domain.options import Guardrails
 from ..domain.policy import Policy
+from .trace import Note
 
 
 def check(context: Context, policy: Policy) -> Guardrails:
@@ -31,3 +32,16 @@ def check(context: Context, policy: Policy) -> Guardrails:
 def clamp(decision: Decision, guardrails: Guardrails) -> Decision:
     """The proposal, made at least as strict as the guardrails require."""
     return Decision.strictest(decision, guardrails.ceiling)
+
+
+def note(guard: Guardrails) -> Note:
+    """The stage's trace entry."""
+    return Note(
+        "guardrails",
+        "; ".join(guard.reasons) if guard.forbid_go else "no freeze in force",
+        {
+            "forbid_go": guard.forbid_go,
+            "reasons": list(guard.reasons),
+            "open_at": guard.open_at.isoformat() if guard.open_at else None,
+        },
+    )

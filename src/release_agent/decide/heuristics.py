@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.conditions import matches
+from ..domain.conditions import describe, matches
 from ..domain.models import Context, Heuristic
+from .trace import Note
 
 
 def applicable(
@@ -16,3 +17,22 @@ def applicable(
     attributes = context.attributes()
     found = [h for h in heuristics if h.confidence >= threshold and matches(h.when, attributes)]
     return sorted(found, key=lambda h: (-h.confidence, h.id or 0))
+
+
+def note(applicable_now: list[Heuristic], threshold: float) -> Note:
+    """The stage's trace entry."""
+    return Note(
+        "heuristics",
+        f"{len(applicable_now)} applicable (threshold {threshold})",
+        {
+            "applicable": [
+                {
+                    "id": h.id,
+                    "when": describe(h.when),
+                    "recommendation": h.recommendation.value,
+                    "confidence": h.confidence,
+                }
+                for h in applicable_now
+            ]
+        },
+    )

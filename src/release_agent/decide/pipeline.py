@@ -6,11 +6,17 @@
           -> REFLECT (a production GO is confirmed, or it is not GO)
           -> DONE | ABORTED
 
-A DELAY goes back to SCHEDULING with the proposed window, where the built-in reasoner
-checks that the window is itself a GO; it may move on to a later window, at most
-``max_reschedules`` times, after which the release is NO_GO (ABORTED). Only the first
-moment is put to the configured reasoner, so an LLM costs at most three calls per
-decision (plan, review, confirm) and none when a guardrail already forbids GO.
+Two algorithms, one after the other:
+
+1. **The decision** (:func:`_decide`): the configured reasoner plans the requested
+   moment, the red team reviews the plan, and a production GO is reflected on.
+2. **The window check** (:func:`_check_window`): a DELAY goes back to SCHEDULING with
+   its window, where the built-in reasoner checks that the window is itself a GO; it may
+   move on to a later window, at most ``max_reschedules`` times, after which the release
+   is NO_GO (ABORTED).
+
+Only the first moment is put to the configured reasoner, so an LLM costs at most three
+calls per decision (plan, review, confirm) and none when a guardrail already forbids GO.
 """
 
 from __future__ import annotations
@@ -20,9 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain import episodes as memory_stage
-from ..domain.conditions import describe
-from ..domain.episodes import EpisodeSummary
+from ..domain.episodes import EpisodeSummary, summarize
 from ..domain.models import (
     AppliedHeuristic,
     Confirmation,
@@ -31,21 +35,21 @@ from ..domain.models import (
     DecisionRecord,
     Heuristic,
     Plan,
-    ReasonerCall,
     ReleaseRequest,
     Review,
-    TraceEntry,
 )
+from ..domain.options import Guardrails
 from ..domain.policy import Policy
-from ..domain.state import ReleaseState, ReleaseStateMachine
+from ..domain.state import ReleaseState
+from ..domain.words import count
 from ..reasoners.base import ConfirmTask, PlanTask, Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
-from ..reasoners.exploration import seed_of
 from ..stats.risk_model import RiskModel
 from . import context as context_stage
 from . import guardrails as guardrails_stage
 from . import heuristics as heuristics_stage
 from . import planner, red_team, reflection, scheduling
+from .trace import Note, Trace
 
 
 @dataclass(frozen=True)
@@ -56,24 +60,177 @@ class Evidence:
     heuristics: list[Heuristic]
     similar: list[EpisodeSummary]
     recent: list[EpisodeSummary] = field(default_factory=list)
+    neighbours: list[dict[str, Any]] = field(default_factory=list)
+    """The contexts of the decisions of the last RECURRENCE_DAYS days: the later
+    decisions what a deploy teaches would serve (see reasoners/exploration.py)."""
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Decided:
+    """A decision, and the context its outcome will be evidence about: the requested
+    moment, or the window for a DELAY."""
+
     record: DecisionRecord
     deploy_context: Context
 
 
-class _Trace:
-    def __init__(self, machine: ReleaseStateMachine) -> None:
-        self.machine = machine
-        self.entries: list[TraceEntry] = []
-        self.calls: list[ReasonerCall] = []
+@dataclass(frozen=True)
+class _Ask:
+    """What every stage of one decision shares."""
 
-    def add(self, stage: str, summary: str, **detail: Any) -> None:
-        self.entries.append(
-            TraceEntry(stage=stage, state=self.machine.state.value, summary=summary, detail=detail)
+    request: ReleaseRequest
+    policy: Policy
+    evidence: Evidence
+    reasoner: Reasoner
+    builtin: BuiltinReasoner
+    on_failure: str
+    trace: Trace
+
+
+@dataclass(frozen=True)
+class _Settled:
+    decision: Decision
+    next_window: datetime | None = None
+    deploy: Context | None = None
+    """The context the release deploys in, when it is not the requested one."""
+    tail: tuple[str, ...] = ()
+    """Sentences added to the first plan's reason."""
+
+
+@dataclass(frozen=True)
+class _First:
+    plan: Plan
+    """The configured reasoner's plan, as it proposed it (before any reflection)."""
+    review: Review
+    confirmation: Confirmation | None
+    settled: _Settled | None
+    """The final answer, or None when a DELAY's window is still to be checked."""
+    window: datetime | None = None
+    """The DELAY's window to check."""
+    tail: tuple[str, ...] = ()
+
+
+def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrails) -> PlanTask:
+    """Price the options at ``moment`` (SCHEDULING) and build the planner's task."""
+    settings = ask.policy.settings
+    ask.trace.move(ReleaseState.SCHEDULING, f"consider {moment.isoformat()}")
+    priced = scheduling.options(
+        ask.request,
+        moment,
+        clashes,
+        ask.policy,
+        ask.evidence.model,
+        guard,
+        ask.evidence.neighbours,
+    )
+    first = moment == ask.request.at
+    ask.trace.add(scheduling.note(priced, moment, ask.evidence.model if first else None))
+    return PlanTask(
+        context=priced.context,
+        notes=ask.request.notes,
+        guardrails=guard,
+        heuristics=tuple(
+            heuristics_stage.applicable(
+                priced.context, ask.evidence.heuristics, settings.heuristic_threshold
+            )
+        ),
+        similar=tuple(ask.evidence.similar),
+        costs=ask.policy.costs,
+        go_now=priced.go_now,
+        windows=priced.windows,
+        no_go=priced.no_go,
+        recent=tuple(ask.evidence.recent),
+        explore=settings.explore,
+        teaching=priced.teaching,
+    )
+
+
+def _decide(ask: _Ask, guard: Guardrails) -> _First:
+    """The configured reasoner's decision on the requested moment."""
+    request, trace, builtin = ask.request, ask.trace, ask.builtin
+    task = _plan_task(ask, request.at, list(request.clashes), guard)
+    trace.move(ReleaseState.DECISION, "plan")
+    floor = ask.policy.settings.llm_floor
+    planned = planner.propose(task, ask.reasoner, builtin, ask.on_failure, floor)
+    trace.calls.extend(planned.calls)
+    trace.add(planner.note(planned))
+    plan = first_plan = planned.plan
+    # No LLM call where its answer cannot matter: under a freeze, or once the reasoner
+    # has failed this decision (a dead server would cost a timeout each).
+    reviewer = builtin if guard.forbid_go or planned.failed else ask.reasoner
+    review, calls = red_team.review(ReviewTask(task, plan), reviewer, builtin)
+    trace.calls.extend(calls)
+    trace.add(red_team.note(review, calls))
+
+    def done(settled: _Settled, why: str, confirmation: Confirmation | None = None) -> _First:
+        trace.move(ReleaseState.DONE, why)
+        return _First(first_plan, review, confirmation, settled)
+
+    if planned.failed and ask.on_failure == "delay":
+        settled = _Settled(plan.decision, plan.next_window)
+        return done(settled, f"reasoner fault: {plan.decision.value}")
+    confirmation = None
+    tail: tuple[str, ...] = ()
+    if plan.decision is Decision.GO and task.context.production:
+        trace.move(ReleaseState.REFLECT, "confirm production GO")
+        confirmer = builtin if planned.failed else ask.reasoner
+        confirmation, calls = reflection.confirm(
+            ConfirmTask(task, plan, review), confirmer, builtin, ask.on_failure
         )
+        trace.calls.extend(calls)
+        trace.add(reflection.note(confirmation, calls))
+        if not confirmation.confirmed:
+            fallback = task.best_window()
+            tail = (f"Reflection did not confirm GO: {confirmation.reason}.",)
+            if fallback is None or fallback.at is None:
+                return done(
+                    _Settled(Decision.NO_GO, tail=tail),
+                    "GO not confirmed, no window: NO_GO",
+                    confirmation,
+                )
+            plan = plan.model_copy(update={"decision": Decision.DELAY, "next_window": fallback.at})
+    if plan.decision is Decision.GO:
+        return done(_Settled(Decision.GO), Decision.GO.value, confirmation)
+    if plan.decision is Decision.NO_GO:
+        return done(_Settled(Decision.NO_GO, tail=tail), "NO_GO", confirmation)
+    if ask.policy.settings.max_reschedules == 0 or plan.next_window is None:
+        trace.move(ReleaseState.ABORTED, "no safe window found")
+        why = "No window checked out as GO after 0 reschedules: NO_GO."
+        return _First(first_plan, review, confirmation, _Settled(Decision.NO_GO, tail=(*tail, why)))
+    return _First(first_plan, review, confirmation, None, plan.next_window, tail)
+
+
+def _check_window(ask: _Ask, window: datetime, tail: tuple[str, ...]) -> _Settled:
+    """The built-in check that a DELAY's window is itself a GO, moving on to later
+    windows at most ``max_reschedules`` times."""
+    request, trace, builtin = ask.request, ask.trace, ask.builtin
+    settings = ask.policy.settings
+    moment, reschedules = window, 1
+    while True:
+        slot = context_stage.evaluate(request, settings, at=moment, clashes=[])
+        guard = guardrails_stage.check(slot, ask.policy)
+        task = _plan_task(ask, moment, [], guard)
+        trace.move(ReleaseState.DECISION, "check the window")
+        planned = planner.propose(task, builtin, builtin, ask.on_failure)
+        trace.calls.extend(planned.calls)
+        trace.add(planner.note(planned))
+        plan = planned.plan
+        if planned.failed and ask.on_failure == "delay":
+            trace.move(ReleaseState.DONE, f"reasoner fault: {plan.decision.value}")
+            return _Settled(plan.decision, plan.next_window, tail=tail)
+        if plan.decision is Decision.GO:
+            trace.move(ReleaseState.DONE, Decision.DELAY.value)
+            checked = f"The window {moment.isoformat()} was checked: GO then."
+            return _Settled(Decision.DELAY, moment, task.context, (*tail, checked))
+        if plan.decision is Decision.NO_GO:
+            trace.move(ReleaseState.DONE, "NO_GO")
+            return _Settled(Decision.NO_GO, tail=(*tail, f"At {moment.isoformat()}: {plan.reason}"))
+        if reschedules >= settings.max_reschedules or plan.next_window is None:
+            trace.move(ReleaseState.ABORTED, "no safe window found")
+            why = f"No window checked out as GO after {count(reschedules, 'reschedule')}: NO_GO."
+            return _Settled(Decision.NO_GO, tail=(*tail, why))
+        reschedules += 1
+        moment = plan.next_window
 
 
 def _applied(heuristics: list[Heuristic], plan: Plan) -> list[AppliedHeuristic]:
@@ -99,7 +256,7 @@ def _applied(heuristics: list[Heuristic], plan: Plan) -> list[AppliedHeuristic]:
     return out
 
 
-def _join_reason(reason: str, tail: list[str]) -> str:
+def _join_reason(reason: str, tail: tuple[str, ...]) -> str:
     if not tail:
         return reason
     return " ".join([reason if reason.endswith(".") else reason + ".", *tail])
@@ -113,202 +270,51 @@ def run(
     builtin: BuiltinReasoner | None = None,
     on_failure: str = "delay",
     now: datetime | None = None,
-) -> Outcome:
+) -> Decided:
     """Decide on ``request``. Never returns GO when a guardrail forbids it or a reasoner
     failed; raises only for faults of release-agent itself."""
-    builtin = builtin or BuiltinReasoner()
-    settings = policy.settings
-    machine = ReleaseStateMachine()
-    trace = _Trace(machine)
-
-    machine.move(ReleaseState.RISK_EVAL, "evaluate context, guardrails and heuristics")
+    ask = _Ask(
+        request, policy, evidence, reasoner, builtin or BuiltinReasoner(), on_failure, Trace()
+    )
+    trace, settings = ask.trace, policy.settings
+    trace.move(ReleaseState.RISK_EVAL, "evaluate context, guardrails and heuristics")
     context = context_stage.evaluate(request, settings)
-    trace.add(
-        "context",
-        f"{context.day_of_week.value} {context.hour_of_day:02d}h local, "
-        f"{context.feature_risk.value} risk, {context.service_criticality.value} criticality"
-        + (", clash" if context.clash else ""),
-        **context.model_dump(mode="json"),
-    )
+    trace.add(context_stage.note(context))
     guard = guardrails_stage.check(context, policy)
-    trace.add(
-        "guardrails",
-        "; ".join(guard.reasons) if guard.forbid_go else "no freeze in force",
-        forbid_go=guard.forbid_go,
-        reasons=list(guard.reasons),
-        open_at=guard.open_at.isoformat() if guard.open_at else None,
-    )
+    trace.add(guardrails_stage.note(guard))
     applicable = heuristics_stage.applicable(
         context, evidence.heuristics, settings.heuristic_threshold
     )
+    trace.add(heuristics_stage.note(applicable, settings.heuristic_threshold))
+
+    first = _decide(ask, guard)
+    settled = first.settled
+    if settled is None:
+        assert first.window is not None
+        settled = _check_window(ask, first.window, first.tail)
+    deploy = settled.deploy or context
+    if settled.decision is Decision.DELAY and settled.next_window and settled.deploy is None:
+        deploy = context_stage.evaluate(request, settings, at=settled.next_window, clashes=[])
+
     trace.add(
-        "heuristics",
-        f"{len(applicable)} applicable (threshold {settings.heuristic_threshold})",
-        applicable=[
-            {
-                "id": h.id,
-                "when": describe(h.when),
-                "recommendation": h.recommendation.value,
-                "confidence": h.confidence,
-            }
-            for h in applicable
-        ],
+        Note("decision", f"final {settled.decision.value}", {"decision": settled.decision.value})
     )
-
-    moment, clashes, reschedules = request.at, list(request.clashes), 0
-    first_plan: Plan | None = None
-    review: Review | None = None
-    confirmation: Confirmation | None = None
-    decision: Decision
-    reason_tail: list[str] = []
-    next_window: datetime | None = None
-    deploy: Context = context
-    while True:
-        machine.move(ReleaseState.SCHEDULING, f"consider {moment.isoformat()}")
-        slot_guard = (
-            guard
-            if reschedules == 0
-            else guardrails_stage.check(
-                context_stage.evaluate(request, settings, at=moment, clashes=clashes), policy
-            )
-        )
-        options = scheduling.options(request, moment, clashes, policy, evidence.model, slot_guard)
-        best = min(options.windows, key=lambda o: o.score, default=None)
-        trace.add(
-            "scheduling",
-            f"GO now {options.go_now.expected_cost:.2f}, best window "
-            + (f"{best.at.isoformat()} {best.expected_cost:.2f}" if best and best.at else "none")
-            + f", NO_GO {options.no_go.expected_cost:.2f}",
-            moment=moment.isoformat(),
-            go_now=options.go_now.to_dict(),
-            best_window=best.to_dict() if best else None,
-            windows=len(options.windows),
-            no_go=options.no_go.to_dict(),
-        )
-        at_slot = (
-            applicable
-            if reschedules == 0
-            else heuristics_stage.applicable(
-                options.context, evidence.heuristics, settings.heuristic_threshold
-            )
-        )
-        task = PlanTask(
-            context=options.context,
-            notes=request.notes,
-            guardrails=slot_guard,
-            heuristics=tuple(at_slot),
-            similar=tuple(evidence.similar),
-            costs=policy.costs,
-            go_now=options.go_now,
-            windows=options.windows,
-            no_go=options.no_go,
-            recent=tuple(evidence.recent),
-            explore_seed=seed_of(request) if settings.explore else None,
-        )
-        machine.move(ReleaseState.DECISION, "plan" if reschedules == 0 else "check the window")
-        planned = planner.propose(
-            task, reasoner if reschedules == 0 else builtin, builtin, on_failure
-        )
-        trace.calls.extend(planned.calls)
-        plan = planned.plan
-        trace.add(
-            "planner",
-            plan.reason
-            if plan.reason.startswith(plan.decision.value)
-            else f"{plan.decision.value}: {plan.reason}",
-            reasoner=planned.calls[0].reasoner,
-            plan=plan.model_dump(mode="json"),
-            notes=planned.notes,
-            builtin_plan=planned.builtin_plan.model_dump(mode="json")
-            if planned.builtin_plan
-            else None,
-        )
-        if reschedules == 0:
-            first_plan = plan
-            # No LLM call where its answer cannot matter: under a freeze, or once the
-            # reasoner has failed this decision (a dead server would cost a timeout each).
-            reviewer = builtin if slot_guard.forbid_go or planned.failed else reasoner
-            review, calls = red_team.review(ReviewTask(task, plan), reviewer, builtin)
-            trace.calls.extend(calls)
-            trace.add(
-                "red_team",
-                f"{review.risk_level.value} risk, suggests {review.suggested_action.value}",
-                reasoner=calls[-1].reasoner,
-                review=review.model_dump(mode="json"),
-            )
-        if planned.failed and on_failure == "delay":
-            decision, next_window = plan.decision, plan.next_window
-            machine.move(ReleaseState.DONE, f"reasoner fault: {decision.value}")
-            break
-        if plan.decision is Decision.GO and reschedules == 0 and options.context.production:
-            machine.move(ReleaseState.REFLECT, "confirm production GO")
-            assert review is not None
-            confirmer = builtin if planned.failed else reasoner
-            confirmation, calls = reflection.confirm(
-                ConfirmTask(task, plan, review), confirmer, builtin, on_failure
-            )
-            trace.calls.extend(calls)
-            trace.add(
-                "reflection",
-                ("confirmed: " if confirmation.confirmed else "not confirmed: ")
-                + confirmation.reason,
-                reasoner=calls[-1].reasoner,
-                confirmation=confirmation.model_dump(mode="json"),
-            )
-            if not confirmation.confirmed:
-                fallback = task.best_window()
-                reason_tail.append(f"Reflection did not confirm GO: {confirmation.reason}.")
-                if fallback is None or fallback.at is None:
-                    decision = Decision.NO_GO
-                    machine.move(ReleaseState.DONE, "GO not confirmed, no window: NO_GO")
-                    break
-                plan = plan.model_copy(
-                    update={"decision": Decision.DELAY, "next_window": fallback.at}
-                )
-        if plan.decision is Decision.GO:
-            if reschedules == 0:
-                decision = Decision.GO
-            else:
-                decision, next_window, deploy = Decision.DELAY, moment, options.context
-                reason_tail.append(f"The window {moment.isoformat()} was checked: GO then.")
-            machine.move(ReleaseState.DONE, decision.value)
-            break
-        if plan.decision is Decision.NO_GO:
-            decision = Decision.NO_GO
-            if reschedules:
-                reason_tail.append(f"At {moment.isoformat()}: {plan.reason}")
-            machine.move(ReleaseState.DONE, "NO_GO")
-            break
-        if reschedules >= settings.max_reschedules or plan.next_window is None:
-            decision = Decision.NO_GO
-            reason_tail.append(
-                f"No window checked out as GO after {reschedules} reschedules: NO_GO."
-            )
-            machine.move(ReleaseState.ABORTED, "no safe window found")
-            break
-        reschedules += 1
-        moment, clashes = plan.next_window, []
-    if decision is Decision.DELAY and next_window is not None and deploy is context:
-        deploy = context_stage.evaluate(request, settings, at=next_window, clashes=[])
-
-    assert first_plan is not None
-    trace.add("decision", f"final {decision.value}", decision=decision.value)
     record = DecisionRecord(
         release_id=str(uuid.uuid4()),
         created_at=now or datetime.now(UTC),
         request=request,
         context=context,
-        decision=decision,
-        reason=_join_reason(first_plan.reason, reason_tail),
-        confidence=first_plan.confidence,
-        next_window=next_window if decision is Decision.DELAY else None,
-        heuristics_applied=_applied(applicable, first_plan),
-        red_team=review,
-        reflection=confirmation,
+        decision=settled.decision,
+        reason=_join_reason(first.plan.reason, settled.tail),
+        confidence=first.plan.confidence,
+        next_window=settled.next_window if settled.decision is Decision.DELAY else None,
+        heuristics_applied=_applied(applicable, first.plan),
+        red_team=first.review,
+        reflection=first.confirmation,
         guardrails=list(guard.reasons),
-        states=machine.states(),
+        states=trace.machine.states(),
         trace=trace.entries,
         reasoner_calls=trace.calls,
     )
-    record.summary = memory_stage.summarize(record, first_plan.decision.value, first_plan.reason)
-    return Outcome(record, deploy)
+    record.summary = summarize(record, first.plan.decision.value, first.plan.reason)
+    return Decided(record, deploy)

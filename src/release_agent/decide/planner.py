@@ -8,16 +8,19 @@ reasoner would say so — and with ``on_failure="builtin"`` the built-in proposa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from ..domain.models import Decision, Plan, ReasonerCall
+from ..domain.models import ON_FAILURE, Decision, Plan, ReasonerCall
 from ..reasoners.base import PlanTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
 from ..reasoners.calls import builtin as builtin_call
 from ..reasoners.calls import invoke, with_fallback
+from . import floor as floors
 from .guardrails import clamp
+from .trace import Note
 
-ON_FAILURE = ("delay", "builtin")
+__all__ = ["ON_FAILURE", "Planned", "finalize", "note", "propose"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,33 @@ def _within_guardrails(plan: Plan, task: PlanTask) -> tuple[Plan, str | None]:
     return tightened, f"guardrail turned {plan.decision.value} into {allowed.value}"
 
 
+def _priced(plan: Plan, task: PlanTask) -> tuple[Plan, str | None]:
+    """No GO on costs that are not finite numbers: a NaN compares false with everything,
+    so an option priced with one could look like the cheapest."""
+    numbers = [task.go_now.expected_cost, task.no_go.expected_cost]
+    numbers += [o.expected_cost for o in task.windows]
+    numbers += [o.risk.mean for o in (task.go_now, *task.windows) if o.risk is not None]
+    if plan.decision is not Decision.GO or all(math.isfinite(x) for x in numbers):
+        return plan, None
+    refused = plan.model_copy(
+        update={
+            "decision": Decision.NO_GO,
+            "next_window": None,
+            "confidence": 0.0,
+            "reason": plan.reason + " [not GO: the options' costs are not finite numbers; "
+            "check the policy's [costs]]",
+        }
+    )
+    return refused, "costs that are not finite numbers turned GO into NO_GO"
+
+
 def finalize(plan: Plan, task: PlanTask) -> tuple[Plan, list[str]]:
+    """The plan made safe: never GO on costs that are not numbers, within the
+    guardrails, and a DELAY pointing at an offered window."""
     notes = []
+    plan, note = _priced(plan, task)
+    if note:
+        notes.append(note)
     plan, note = _within_guardrails(plan, task)
     if note:
         notes.append(note)
@@ -83,10 +111,15 @@ def finalize(plan: Plan, task: PlanTask) -> tuple[Plan, list[str]]:
 
 
 def propose(
-    task: PlanTask, reasoner: Reasoner, builtin: BuiltinReasoner, on_failure: str = "delay"
+    task: PlanTask,
+    reasoner: Reasoner,
+    builtin: BuiltinReasoner,
+    on_failure: str = "delay",
+    floor: str = "evidence",
 ) -> Planned:
     """The plan for ``task``. With the guardrails forbidding GO, only the built-in
-    reasoner is asked: no LLM call is spent on a question whose answer is fixed."""
+    reasoner is asked: no LLM call is spent on a question whose answer is fixed. Another
+    reasoner's plan is held to the evidence ``floor`` (decide/floor.py)."""
     if reasoner.name == builtin.name or task.guardrails.forbid_go:
         own, call = builtin_call(builtin, "plan", task, Plan)
         plan, notes = finalize(own, task)
@@ -94,7 +127,13 @@ def propose(
     value, call, error = invoke(reasoner, "plan", task)
     if error is None and isinstance(value, Plan):
         plan, notes = finalize(value, task)
-        return Planned(plan, [call], notes)
+        own, own_call = builtin_call(builtin, "plan", task, Plan)
+        own, _ = finalize(own, task)
+        held, why = floors.apply(plan, task, own, floor)
+        if why is None:
+            return Planned(plan, [call], notes)
+        held, more = finalize(held, task)
+        return Planned(held, [call, own_call], [*notes, why, *more], own)
     fallback, fallback_call = builtin_call(builtin, "plan", task, Plan)
     fallback, _ = finalize(fallback, task)
     failure = f"{reasoner.name} failed to plan ({call.error or 'no answer'})"
@@ -127,4 +166,23 @@ def propose(
         [f"{failure}; failed closed with {decision.value}"],
         fallback,
         failed=True,
+    )
+
+
+def note(planned: Planned) -> Note:
+    """The stage's trace entry."""
+    plan = planned.plan
+    return Note(
+        "planner",
+        plan.reason
+        if plan.reason.startswith(plan.decision.value)
+        else f"{plan.decision.value}: {plan.reason}",
+        {
+            "reasoner": planned.calls[0].reasoner,
+            "plan": plan.model_dump(mode="json"),
+            "notes": planned.notes,
+            "builtin_plan": planned.builtin_plan.model_dump(mode="json")
+            if planned.builtin_plan
+            else None,
+        },
     )

@@ -10,6 +10,7 @@ from ..reasoners.base import Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
 from ..reasoners.calls import builtin as builtin_call
 from ..reasoners.calls import invoke, with_fallback
+from .trace import Note
 
 
 def review(
@@ -20,3 +21,12 @@ def review(
         return value, [call]
     fallback, fallback_call = builtin_call(builtin, "review", task, Review)
     return fallback, [with_fallback(call, "builtin"), fallback_call]
+
+
+def note(found: Review, calls: list[ReasonerCall]) -> Note:
+    """The stage's trace entry."""
+    return Note(
+        "red_team",
+        f"{found.risk_level.value} risk, suggests {found.suggested_action.value}",
+        {"reasoner": calls[-1].reasoner, "review": found.model_dump(mode="json")},
+    )

@@ -11,6 +11,7 @@ from ..reasoners.base import ConfirmTask, Reasoner
 from ..reasoners.builtin import BuiltinReasoner
 from ..reasoners.calls import builtin as builtin_call
 from ..reasoners.calls import invoke, with_fallback
+from .trace import Note
 
 
 def confirm(
@@ -27,3 +28,12 @@ def confirm(
         reason=f"{reasoner.name} could not confirm ({call.error}); failing closed",
     )
     return failed, [with_fallback(call, "fail-closed")]
+
+
+def note(confirmation: Confirmation, calls: list[ReasonerCall]) -> Note:
+    """The stage's trace entry."""
+    return Note(
+        "reflection",
+        ("confirmed: " if confirmation.confirmed else "not confirmed: ") + confirmation.reason,
+        {"reasoner": calls[-1].reasoner, "confirmation": confirmation.model_dump(mode="json")},
+    )

@@ -10,15 +10,25 @@ the risk model, where their patterns are effects of their own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from ..domain.models import Context, Decision, ReleaseRequest
-from ..domain.options import Guardrails, Option
-from ..domain.policy import Policy
+import numpy as np
+from scipy import special
+
+from ..domain.attributes import PART_OF_DAY_HOURS
+from ..domain.models import Context, Decision, Level, ReleaseRequest, is_production
+from ..domain.options import Guardrails, Option, Teaching
+from ..domain.policy import Costs, Policy
+from ..reasoners.exploration import RECURRENCE_DAYS, TEACHING_DAYS
+from ..stats.information import teaching_value
 from ..stats.risk_model import RiskModel
 from . import context as context_stage
+from .trace import Note
 
 
 @dataclass(frozen=True)
@@ -27,10 +37,23 @@ class Options:
     go_now: Option
     windows: tuple[Option, ...]
     no_go: Option
+    teaching: Teaching | None = None
+    """What deploying would teach, when refusing is cheapest (see :func:`teaching`)."""
 
 
-SAVING_Z = 0.5
-"""How many standard deviations of its own noise a DELAY's saving must clear."""
+@cache
+def expected_maximum(k: int) -> float:
+    """E[max of k independent standard normals] (0 for k = 1): how far the best of k
+    noisy estimates sits above its truth, in standard deviations, when all k are alike."""
+    if k <= 1:
+        return 0.0
+    x = np.linspace(-8.0, 8.0, 4001)
+    density = k * np.exp(-x * x / 2) / math.sqrt(2 * math.pi) * _normal_cdf(x) ** (k - 1)
+    return float(np.trapezoid(x * density, x))
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return np.asarray(0.5 * (1 + special.erf(x / math.sqrt(2))))
 
 
 def _slope(p: float, q: float) -> float:
@@ -70,20 +93,36 @@ def options(
     policy: Policy,
     model: RiskModel,
     guardrails: Guardrails,
+    neighbours: Sequence[Mapping[str, Any]] = (),
 ) -> Options:
+    """The options at ``moment``; with ``neighbours`` (the contexts of recent decisions)
+    and a cheapest option of refusing, also what deploying would teach."""
     settings, costs = policy.settings, policy.costs
     now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
-    times = candidate_times(moment, request.env, policy, guardrails)
+    times = (
+        candidate_times(moment, request.env, policy, guardrails)
+        if request.delays < settings.max_delays
+        else []  # delayed often enough: GO or NO_GO now
+    )
     attributes = [now_context.attributes()] + [
         context_stage.attributes_at(request, settings, t, clash=False) for t in times
     ]
     estimates = model.estimate_many(attributes, settings.risk_quantile)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
+    # The window search pays for the number of windows it compares: the best of k noisy
+    # estimates looks better than it is by about expected_maximum(k) of the noise that
+    # sets them apart. That noise is their differences' from one another (the first
+    # first window as reference): what all windows share (no clash, a freeze
+    # passed) moves them together and biases no choice among them. Hours of one part of
+    # one day share nearly all their effects, so they count as one estimate.
+    middle = 1
     spread: Sequence[float] = (
-        model.difference_noise(attributes[0], attributes[1:]).tolist() if times else []
+        model.difference_noise(attributes[middle], attributes[1:]).tolist() if times else []
     )
-    now_p = estimates[0].mean
+    reference_p = estimates[middle].mean if times else 0.0
+    distinct = {(a["day_of_week"], a["hour_of_day"] // PART_OF_DAY_HOURS) for a in attributes[1:]}
+    bias = expected_maximum(len(distinct))
     windows = tuple(
         Option(
             Decision.DELAY,
@@ -91,9 +130,61 @@ def options(
             _hours(t, moment),
             estimate,
             costs.delay_per_hour * _hours(t, moment) + estimate.decide * failure_cost,
-            saving_sd=SAVING_Z * failure_cost * _slope(now_p, estimate.mean) * float(sd),
+            saving_sd=bias * failure_cost * _slope(reference_p, estimate.mean) * float(sd),
         )
         for t, estimate, sd in zip(times, estimates[1:], spread, strict=True)
     )
     no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
-    return Options(now_context, go_now, windows, no_go)
+    deploy = min([go_now, *windows], key=lambda o: o.score) if not guardrails.forbid_go else None
+    lesson = None
+    if deploy is not None and settings.explore and deploy.score > no_go.expected_cost:
+        at = deploy.at or moment
+        target = attributes[0] if deploy is go_now else attributes[1 + times.index(at)]
+        lesson = teaching(model, target, deploy, no_go, neighbours, costs)
+    return Options(now_context, go_now, windows, no_go, lesson)
+
+
+def teaching(
+    model: RiskModel,
+    target: Mapping[str, Any],
+    deploy: Option,
+    no_go: Option,
+    neighbours: Sequence[Mapping[str, Any]],
+    costs: Costs,
+) -> Teaching:
+    """What ``deploy`` (in context ``target``) would teach about the ``neighbours``' risks,
+    priced against refusing (stats/information.py)."""
+    beliefs = model.beliefs(target, neighbours)
+    failure_costs = np.array(
+        [
+            costs.failure_cost(
+                Level(n.get("service_criticality") or Level.MEDIUM.value),
+                is_production(str(n.get("env") or "prod")),
+            )
+            for n in neighbours
+        ]
+    )
+    extra = deploy.score - no_go.expected_cost
+    weight = TEACHING_DAYS / RECURRENCE_DAYS
+    value, deploys = teaching_value(beliefs, no_go.expected_cost, failure_costs, extra, weight)
+    return Teaching(deploy, value, extra, deploys, round(weight * len(neighbours)))
+
+
+def note(priced: Options, moment: datetime, model: RiskModel | None = None) -> Note:
+    """The stage's trace entry: the options as priced at ``moment``, and the risk
+    model's priors in force when ``model`` is given."""
+    best = min(priced.windows, key=lambda o: o.score, default=None)
+    return Note(
+        "scheduling",
+        f"GO now {priced.go_now.expected_cost:.2f}, best window "
+        + (f"{best.at.isoformat()} {best.expected_cost:.2f}" if best and best.at else "none")
+        + f", NO_GO {priced.no_go.expected_cost:.2f}",
+        {
+            "moment": moment.isoformat(),
+            "go_now": priced.go_now.to_dict(),
+            "best_window": best.to_dict() if best else None,
+            "windows": len(priced.windows),
+            "no_go": priced.no_go.to_dict(),
+            **({"priors": model.priors.summary()} if model is not None else {}),
+        },
+    )

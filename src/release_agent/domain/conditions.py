@@ -12,23 +12,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .attributes import ATTRIBUTES, NAMES, Kind, names_of
 from .errors import InvalidInput
-from .models import Day, Level
 
 ENUM_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "feature_risk": tuple(level.value for level in Level),
-    "service_criticality": tuple(level.value for level in Level),
-    "day_of_week": tuple(day.value for day in Day),
+    a.name: a.values for a in ATTRIBUTES if a.kind is Kind.enum
 }
-BOOL_ATTRIBUTES = ("clash", "weekend", "friday_afternoon", "out_of_hours")
-TEXT_ATTRIBUTES = ("service", "env")
-HOUR_ATTRIBUTE = "hour_of_day"
-KNOWN_ATTRIBUTES: tuple[str, ...] = (
-    *TEXT_ATTRIBUTES,
-    *ENUM_ATTRIBUTES,
-    HOUR_ATTRIBUTE,
-    *BOOL_ATTRIBUTES,
-)
+BOOL_ATTRIBUTES = names_of(Kind.flag)
+TEXT_ATTRIBUTES = names_of(Kind.text)
+(HOUR_ATTRIBUTE,) = names_of(Kind.hour)
+KNOWN_ATTRIBUTES: tuple[str, ...] = NAMES
 
 
 def _norm_scalar(attribute: str, value: Any, where: str) -> Any:

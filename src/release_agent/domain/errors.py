@@ -18,6 +18,7 @@ that every interface can say how to fix the input.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class ReleaseAgentError(Exception):
@@ -83,3 +84,5 @@ class ReasonerError(RuntimeFault):
         super().__init__(message)
         self.kind = kind
         self.status_code = status_code
+        self.call: Any = None
+        """The record of the failed call, when the reasoner kept one (a ReasonerCall)."""

@@ -15,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidInput
 
+ON_FAILURE = ("delay", "builtin")
+"""What a decision does when an LLM reasoner fails: fail closed (DELAY, or NO_GO where the
+built-in reasoner says so), or take the built-in reasoner's decision."""
+
+
+FLOORS = ("evidence", "strict", "off")
+"""How far below the built-in evidence an LLM's plan may go (decide/floor.py)."""
+
 
 class Decision(StrEnum):
     """The three answers. Strictness orders them: GO < DELAY < NO_GO."""
@@ -94,6 +102,10 @@ class HeuristicStatus(StrEnum):
 PRODUCTION_ENVS = frozenset({"prod", "production"})
 
 
+def is_production(env: str) -> bool:
+    return env.strip().lower() in PRODUCTION_ENVS
+
+
 def canonical_env(env: str) -> str:
     """One name per environment for matching: ``production`` and ``prod`` are the same."""
     env = env.strip().lower()
@@ -104,11 +116,35 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,99}$")
 """What a service or environment name may look like."""
 MAX_NOTES = 4000
 MAX_CLASHES = 20
+MAX_DELAYS = 100
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SHOWN = 40
+"""How many characters of a refused value an error message repeats."""
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that an error never echoes a
+    megabyte of input back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def text_fault(text: str) -> str | None:
+    """Why ``text`` cannot be stored, or None when it can: a lone surrogate (no encoding
+    carries it) or a NUL character (PostgreSQL refuses it in text)."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text, without lone surrogates"
+    return None
 
 
 class ReleaseRequest(_Strict):
@@ -121,6 +157,10 @@ class ReleaseRequest(_Strict):
     at: datetime
     clashes: list[str] = Field(default_factory=list)
     notes: str | None = None
+    delays: int = Field(default=0, ge=0, le=MAX_DELAYS)
+    """How many times this release was delayed already (a caller asking again at the
+    window it was given). Once it reaches the policy's ``max_delays``, DELAY is no longer
+    an option: it is GO or NO_GO."""
 
     @field_validator("service", "env")
     @classmethod
@@ -137,6 +177,21 @@ class ReleaseRequest(_Strict):
     @classmethod
     def _lower_env(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _iso_time(cls, value: object) -> object:
+        # Text or a datetime only: pydantic would read a number, or a string of digits,
+        # as a Unix time, which nobody means by the time of a release.
+        if isinstance(value, datetime):
+            return value
+        example = "an ISO 8601 time with a UTC offset such as 2026-11-27T16:00:00+01:00"
+        if not isinstance(value, str):
+            raise ValueError(f"must be {example}")
+        try:
+            return datetime.fromisoformat(value.upper())  # RFC 3339 allows 't' and 'z'
+        except ValueError:
+            raise ValueError(f"{shown(value)} is not {example}") from None
 
     @field_validator("at")
     @classmethod
@@ -159,20 +214,32 @@ class ReleaseRequest(_Strict):
         for value in values:
             value = value.strip()
             if not NAME_PATTERN.match(value):
-                raise ValueError(f"clash {value!r} is not a service name")
+                raise ValueError(f"clash {shown(value)} is not a service name")
             cleaned.append(value)
         return cleaned
 
     @field_validator("notes")
     @classmethod
     def _notes(cls, value: str | None) -> str | None:
-        if value is not None and len(value) > MAX_NOTES:
+        if value is None:
+            return None
+        if len(value) > MAX_NOTES:
             raise ValueError(f"must be at most {MAX_NOTES} characters")
+        fault = text_fault(value)
+        if fault:
+            raise ValueError(fault)
         return value
 
 
-class Context(_Strict):
-    """The typed attributes of a release at one moment, as the later stages see them."""
+class Context(BaseModel):
+    """The attributes of a release at one moment, as the later stages see them.
+
+    The attributes of the registry (:mod:`.attributes`) that are not declared below —
+    the derived flags such as ``weekend`` — are carried as extra fields, so a new
+    attribute flows from the registry to every JSON form without a change here.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     service: str
     env: str
@@ -183,25 +250,20 @@ class Context(_Strict):
     hour_of_day: int = Field(ge=0, le=23)
     clash: bool
     clashes: list[str] = Field(default_factory=list)
-    weekend: bool
-    friday_afternoon: bool
-    out_of_hours: bool
     production: bool
 
     def attributes(self) -> dict[str, Any]:
-        """The attributes that heuristics and worlds may put conditions on."""
-        return {
-            "service": self.service,
-            "env": self.env,
-            "feature_risk": self.feature_risk.value,
-            "service_criticality": self.service_criticality.value,
-            "day_of_week": self.day_of_week.value,
-            "hour_of_day": self.hour_of_day,
-            "clash": self.clash,
-            "weekend": self.weekend,
-            "friday_afternoon": self.friday_afternoon,
-            "out_of_hours": self.out_of_hours,
-        }
+        """The attributes that heuristics and worlds may put conditions on, by name, in
+        registry order, with plain values."""
+        from .attributes import NAMES
+
+        values = {**self.__dict__, **(self.model_extra or {})}
+        out: dict[str, Any] = {}
+        for name in NAMES:
+            if name in values:
+                value = values[name]
+                out[name] = value.value if isinstance(value, StrEnum) else value
+        return out
 
 
 class Heuristic(BaseModel):
@@ -232,6 +294,49 @@ class AppliedHeuristic(_Strict):
     why_not: str | None = None
 
 
+class RiskView(_Strict):
+    """A risk estimate as recorded: the failure probability's mean, 10% and 90% bounds,
+    the value the decision used, and the deploys behind it."""
+
+    mean: float
+    low: float
+    high: float
+    decide: float
+    evidence: int
+
+
+class OptionView(_Strict):
+    """A priced option as recorded."""
+
+    decision: Decision
+    at: datetime | None
+    hours_waited: float
+    risk: RiskView | None
+    expected_cost: float
+    saving_sd: float = 0.0
+
+
+class ExplorationView(_Strict):
+    """A deploy chosen partly for what its outcome will teach (reasoners/exploration.py):
+    the expected saving on later decisions, the extra cost of deploying now, the deploys
+    and the later decisions that value counts on."""
+
+    value: float
+    extra_cost: float
+    deploys: int
+    future: int
+    decision: Decision
+    at: datetime | None
+
+
+class PlanEstimate(_Strict):
+    """The numbers behind a built-in proposal."""
+
+    options: list[OptionView] = Field(default_factory=list)
+    drivers: list[str] = Field(default_factory=list)
+    exploration: ExplorationView | None = None
+
+
 class Plan(_Strict):
     """The planner's proposal."""
 
@@ -243,8 +348,8 @@ class Plan(_Strict):
     deviations: dict[int, str] = Field(
         default_factory=dict, description="heuristic id -> why it was not followed"
     )
-    estimate: dict[str, Any] = Field(
-        default_factory=dict, description="the numbers behind the proposal, if any"
+    estimate: PlanEstimate | None = Field(
+        default=None, description="the numbers behind the proposal, if any"
     )
 
 
@@ -275,6 +380,11 @@ class ReasonerCall(_Strict):
     ok: bool = True
     error: str | None = None
     fallback: str | None = None
+    attempts: int | None = None
+    """Requests sent to a model for this call (retries included); None for the built-in."""
+    error_kind: str | None = None
+    """timeout, connection, http, invalid_json, schema, refusal, truncated, ..."""
+    status_code: int | None = None
 
 
 class TraceEntry(_Strict):
@@ -312,6 +422,9 @@ class DecisionRecord(BaseModel):
     reasoner_calls: list[ReasonerCall] = Field(default_factory=list)
     outcome: OutcomeRecord | None = None
     summary: str = ""
+    knowledge_version: int | None = None
+    """The knowledge snapshot the decision read (0: the priors alone; None: recorded
+    before snapshots existed)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

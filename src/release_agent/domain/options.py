@@ -43,12 +43,12 @@ class Option:
     risk: RiskEstimate | None
     expected_cost: float
     saving_sd: float = 0.0
-    """For a DELAY: the noise in what it saves against GO now, in cost units (one standard
-    deviation; see RiskModel.difference_noise)."""
+    """For a DELAY: how much better than it is this window may look for having been
+    picked among many noisy ones, in cost units (decide/scheduling.py)."""
 
     @property
     def score(self) -> float:
-        """The expected cost, plus the noise of a DELAY's saving: the best of many noisy
+        """The expected cost, plus a DELAY's selection penalty: the best of many noisy
         windows otherwise looks better than it is (the optimizer's curse)."""
         return self.expected_cost + self.saving_sd
 
@@ -76,6 +76,30 @@ class Guardrails:
     def ceiling(self) -> Decision:
         """The least strict decision allowed."""
         return Decision.DELAY if self.forbid_go else Decision.GO
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """What deploying ``option`` would teach, priced (stats/information.py): the net
+    expected saving on the later decisions its outcomes inform, if ``deploys`` such
+    deploys are made, each costing ``extra_cost`` more than refusing."""
+
+    option: Option
+    value: float
+    extra_cost: float
+    deploys: int
+    future: int
+    """The later decisions counted (the last RECURRENCE_DAYS days' stand in for the next)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": round(self.value, 4),
+            "extra_cost": round(self.extra_cost, 4),
+            "deploys": self.deploys,
+            "future": self.future,
+            "decision": self.option.decision.value,
+            "at": self.option.at.isoformat() if self.option.at else None,
+        }
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,21 @@ def get(scenario_id: str) -> Scenario:
     raise NotFound(
         f"no scenario {scenario_id!r}", field="scenario", allowed=[s.id for s in SCENARIOS]
     )
+
+
+CAREFUL_TEAM_PRIORS: dict[str, object] = {
+    "base_rate": 0.05,
+    "effects": {
+        "feature_risk=MEDIUM": {"times": 1.6, "sd": 0.5},
+        "feature_risk=HIGH": {"times": 4.0, "sd": 0.7},
+        "clash": {"times": 3.0, "sd": 0.7},
+        "friday_afternoon": {"times": 2.5, "sd": 0.6},
+        "weekend": {"times": 1.5, "sd": 0.5},
+        "out_of_hours": {"times": 1.5, "sd": 0.5},
+    },
+}
+"""The ``[priors]`` of a careful team, as the demo states them: a team that believes,
+before any evidence, that high-risk changes, clashes, Friday afternoons, weekends and
+nights are riskier. Without a policy saying so, release-agent believes none of it until
+its own history shows it (see release_agent.stats.priors); the demo shows the scenarios
+as such a team would see them on its first day."""

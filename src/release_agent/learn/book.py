@@ -181,9 +181,14 @@ class HeuristicBook:
         self._replace(key, accepted)
         return (Considered.added if previous is None else Considered.updated), None
 
+    @property
+    def changed(self) -> bool:
+        """Whether :meth:`write` has anything to write."""
+        return bool(self._dirty or self._new or self._unparsed)
+
     def write(self, store: Store, conn: sa.Connection) -> None:
-        """Write every change inside the caller's transaction ``conn``."""
-        for h in self._dirty.values():
-            store.update_heuristic(h, conn)
+        """Write every change inside the caller's transaction ``conn`` (the updates in
+        one statement: a run re-checks every live heuristic)."""
+        store.update_heuristics(list(self._dirty.values()), conn)
         for h in [*self._new.values(), *self._unparsed]:
             store.insert_heuristic(h, conn)

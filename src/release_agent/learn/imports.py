@@ -61,15 +61,29 @@ def _collapse(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], i
     return list(groups.values()), merged
 
 
+IMPORT_WAIT = 60.0
+"""Seconds an import waits for a learning run in progress to end."""
+
+
 def import_memory(
-    store: Store, data: Any, settings: DecisionSettings | None = None
+    store: Store,
+    data: Any,
+    settings: DecisionSettings | None = None,
+    *,
+    wait: float = IMPORT_WAIT,
 ) -> ImportReport:
-    """Import a memory document into ``store`` in one transaction (all or nothing)."""
+    """Import a memory document into ``store`` in one transaction (all or nothing); the
+    heuristics it changes are published as a new knowledge version in that transaction.
+
+    It enters heuristics as learning does, so it holds the learner lock (waiting up to
+    ``wait`` seconds for a run in progress; LearnerBusy after that). Raises
+    ImportFormatError for a malformed document, StoreError when the database fails.
+    """
     episodes, candidates = parse(data, settings)
     unique, merged = _collapse(candidates)
     report = ImportReport(heuristics_merged=merged)
     now = datetime.now(UTC)
-    with store.transaction() as conn:
+    with store.learner_lock(wait), store.transaction() as conn:
         report.episodes_added = store.insert_episodes(episodes, conn)
         report.episodes_skipped = len(episodes) - report.episodes_added
         cells = store.outcome_cells(conn)
@@ -91,5 +105,7 @@ def import_memory(
                 report.heuristics_merged += 1
             else:
                 report.heuristics_rejected.append(f"{c['where']}: {why}")
-        book.write(store, conn)
+        if book.changed:
+            book.write(store, conn)
+            store.publish_knowledge(conn, "import")
     return report

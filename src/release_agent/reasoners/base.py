@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ..domain.episodes import EpisodeSummary
-from ..domain.models import Confirmation, Context, Heuristic, Plan, Review
-from ..domain.options import Guardrails, HeuristicProposal, Option, PatternStat
+from ..domain.models import Confirmation, Context, Heuristic, Plan, ReasonerCall, Review
+from ..domain.options import Guardrails, HeuristicProposal, Option, PatternStat, Teaching
 from ..domain.policy import Costs
 
 T = TypeVar("T")
@@ -37,6 +37,9 @@ class Usage:
 class Answer(Generic[T]):
     value: T
     usage: Usage = field(default_factory=Usage)
+    call: ReasonerCall | None = None
+    """The reasoner's own record of the call, when it keeps one (LLM reasoners: attempts,
+    status, tokens even of an answer our validation refused)."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,11 @@ class PlanTask:
     no_go: Option
     recent: tuple[EpisodeSummary, ...] = ()
     """Deploys of this service in the 24 hours before, with their outcomes, newest first."""
-    explore_seed: int | None = None
-    """Set when the policy allows exploration (see reasoners/exploration.py)."""
+    explore: bool = False
+    """Whether the policy lets a NO_GO on thin evidence be tried for what it teaches."""
+    teaching: Teaching | None = None
+    """What deploying instead of refusing would teach, when the policy allows exploring
+    and refusing is cheapest on the estimate (see reasoners/exploration.py)."""
 
     def best_window(self) -> Option | None:
         return min(self.windows, key=lambda o: o.score, default=None)

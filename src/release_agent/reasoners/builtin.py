@@ -1,18 +1,30 @@
 """The built-in reasoner: deterministic, offline, and the fallback of every other.
 
 It decides by expected cost. The scheduling stage prices each option — GO now, DELAY
-to a window, NO_GO — with a pessimistic quantile of the learned failure probability
-(see :mod:`release_agent.stats.risk_model`) and the team's costs; the planner takes
-the cheapest, follows applicable heuristics unless their evidence is already priced in,
-and never follows one towards a looser decision.
+to a window, NO_GO — with the posterior mean of the learned failure probability (or the
+policy's ``risk_quantile`` of it; see :mod:`release_agent.stats.risk_model`) and the
+team's costs; the planner takes the cheapest, follows applicable heuristics unless their
+evidence is already priced in, and never follows one towards a looser decision. A NO_GO
+on thin evidence may be tried for what its outcome teaches (:mod:`.exploration`),
+deterministically.
 """
 
 from __future__ import annotations
 
-from scipy.stats import binom
-
+from ..domain.attributes import drivers as timing_drivers
 from ..domain.conditions import describe
-from ..domain.models import Confirmation, Decision, Heuristic, Level, Plan, Review, SuggestedAction
+from ..domain.models import (
+    Confirmation,
+    Decision,
+    Heuristic,
+    Level,
+    Plan,
+    PlanEstimate,
+    Review,
+    SuggestedAction,
+)
+from ..domain.words import count
+from ..stats.distributions import binom_sf
 from ..stats.evidence import counted
 from .base import (
     Answer,
@@ -24,7 +36,7 @@ from .base import (
     ReviewTask,
     Usage,
 )
-from .exploration import explore
+from .exploration import TEACHING_DAYS, explore
 
 _USAGE = Usage(model=None)
 MAX_REASON = 2000
@@ -53,13 +65,7 @@ def risk_drivers(task: PlanTask) -> list[str]:
         drivers.append("HIGH criticality service")
     if c.clash:
         drivers.append(f"clash with {', '.join(c.clashes)}")
-    if c.friday_afternoon:
-        drivers.append("Friday afternoon")
-    if c.weekend:
-        drivers.append("weekend")
-    if c.out_of_hours:
-        drivers.append("out of hours")
-    return drivers
+    return drivers + timing_drivers(c.attributes())
 
 
 def _allowed(task: PlanTask) -> list[Option]:
@@ -107,7 +113,8 @@ def robustness(chosen: Option, allowed: list[Option], task: PlanTask) -> float:
 
 
 class BuiltinReasoner:
-    """Decides from memory's evidence and the team's costs; no network, no randomness."""
+    """Decides from memory's evidence and the team's costs; no network, and
+    deterministic: the only draw (exploration) is seeded by the request."""
 
     name = "builtin"
     model: str | None = None
@@ -129,7 +136,8 @@ class BuiltinReasoner:
                 )
             elif counted(h):
                 deviations[hid] = (
-                    f"its {h.failures} failures in {h.failures + h.successes} deploys are "
+                    f"its {count(h.failures, 'failure')} in "
+                    f"{count(h.failures + h.successes, 'deploy')} are "
                     f"already priced in: {chosen.decision.value} costs "
                     f"{chosen.expected_cost:.2f}, {h.recommendation.value} "
                     f"{_option_for(h.recommendation, task).expected_cost:.2f}"
@@ -146,12 +154,15 @@ class BuiltinReasoner:
             chosen = explored.option
             where = f"to {_when(chosen)}" if chosen.decision is Decision.DELAY else "now"
             reason = (
-                f"Exploring: NO_GO is cheapest on the estimate ({refused.expected_cost:.2f} "
-                f"against {chosen.expected_cost:.2f}), but the evidence is thin: with "
-                f"probability {explored.probability:.2f} the risk is low enough for GO to be "
-                f"the better call, and a refusal would never show it. Deploying {where}. " + reason
+                f"Deploying {where} partly for what it teaches: NO_GO is cheapest on the "
+                f"estimate ({refused.expected_cost:.2f} against {chosen.expected_cost:.2f}), "
+                f"but the estimate rests on thin evidence, and the outcomes of "
+                f"{count(explored.deploys, 'such deploy')} are expected to save "
+                f"{explored.value + explored.deploys * explored.extra_cost:.2f} on the "
+                f"{count(explored.future, 'decision')} of the next {TEACHING_DAYS} days "
+                "whose estimates they inform. " + reason
             )
-            confidence = round(1 - explored.probability, 2)
+            confidence = 0.5
         plan = Plan(
             decision=chosen.decision,
             reason=reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…",
@@ -159,11 +170,13 @@ class BuiltinReasoner:
             next_window=chosen.at if chosen.decision is Decision.DELAY else None,
             followed_heuristics=followed,
             deviations=deviations,
-            estimate={
-                "options": [o.to_dict() for o in task.options()],
-                "drivers": risk_drivers(task),
-                **({"exploration": explored.to_dict()} if explored else {}),
-            },
+            estimate=PlanEstimate.model_validate(
+                {
+                    "options": [o.to_dict() for o in task.options()],
+                    "drivers": risk_drivers(task),
+                    "exploration": explored.to_dict() if explored else None,
+                }
+            ),
         )
         return Answer(plan, _USAGE)
 
@@ -182,7 +195,7 @@ class BuiltinReasoner:
             )
             estimate = (
                 f"failure risk now {_pct(risk.mean)} (10-90%: {_pct(risk.low)}-"
-                f"{_pct(risk.high)}){bound}, from {risk.evidence} past deploys of "
+                f"{_pct(risk.high)}){bound}, from {count(risk.evidence, 'past deploy')} of "
                 f"{task.context.service}"
             )
         if task.guardrails.forbid_go:
@@ -235,14 +248,14 @@ class BuiltinReasoner:
         risk = pt.go_now.risk
         if risk is not None and risk.evidence < 20:
             concerns.append(
-                f"only {risk.evidence} past deploys of {c.service} with outcomes: the estimate "
-                "rests mostly on priors"
+                f"only {count(risk.evidence, 'past deploy')} of {c.service} with outcomes: the "
+                "estimate rests mostly on priors"
             )
         failed = [s for s in pt.similar if s.result not in (None, "success")]
         if failed:
             concerns.append(
-                f"{len(failed)} of the {len(pt.similar)} most similar past deploys did not "
-                f"succeed ({', '.join(s.release_id[:8] for s in failed)})"
+                f"{len(failed)} of the {count(len(pt.similar), 'most similar past deploy')} "
+                f"did not succeed ({', '.join(s.release_id[:8] for s in failed)})"
             )
         failure_cost = pt.costs.failure_cost(c.service_criticality, c.production)
         worst = risk.high * failure_cost if risk else 0.0
@@ -276,20 +289,20 @@ class BuiltinReasoner:
         expected = pt.go_now.risk.mean if pt.go_now.risk else 0.05
         if (
             len(failed) >= STREAK_FAILURES
-            and binom.sf(len(failed) - 1, len(pt.recent), expected) < STREAK_SURPRISE
+            and binom_sf(len(failed) - 1, len(pt.recent), expected) < STREAK_SURPRISE
         ):
             return answer(
                 False,
-                f"{len(failed)} of the {len(pt.recent)} deploys of {pt.context.service} in "
-                f"the last 24 hours failed, unlikely at its usual {_pct(expected)}: "
-                "something may be broken right now",
+                f"{len(failed)} of the {count(len(pt.recent), 'deploy')} of "
+                f"{pt.context.service} in the last 24 hours failed, unlikely at its usual "
+                f"{_pct(expected)}: something may be broken right now",
             )
-        if "exploration" in task.plan.estimate:
+        explored = task.plan.estimate.exploration if task.plan.estimate else None
+        if explored is not None:
             return answer(
                 True,
-                "re-checked: no freeze, no failure streak; an exploratory GO on thin "
-                f"evidence (probability {task.plan.estimate['exploration']['probability']} "
-                "that GO is the better call)",
+                "re-checked: no freeze, no failure streak; a GO on thin evidence for what "
+                f"it teaches (expected saving {explored.value:.2f} on later decisions)",
             )
         cheapest = min(_allowed(pt), key=lambda o: (o.score, o.decision.strictness))
         if cheapest.decision is not Decision.GO:

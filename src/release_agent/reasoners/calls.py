@@ -35,6 +35,10 @@ def invoke(
     except Exception as caught:  # a reasoner's bug must not take the decision with it
         error = ReasonerError(f"{type(caught).__name__}: {caught}", kind="internal")
     latency = (time.perf_counter() - started) * 1000.0
+    own = answer.call if answer is not None else error.call if error is not None else None
+    if isinstance(own, ReasonerCall):
+        # The reasoner kept its own record (attempts, status, tokens): that is the call.
+        return (answer.value if answer is not None else None), own, error
     usage = answer.usage if answer is not None else None
     call = ReasonerCall(
         task=task_name,

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..domain.errors import ReasonerError
-from ..domain.models import Confirmation, Plan, Review
+from ..domain.models import Confirmation, Plan, ReasonerCall, Review
 from . import llm_answers, llm_prompts
 from .base import (
     Answer,
@@ -45,6 +45,7 @@ from .base import (
     ReviewTask,
     Usage,
 )
+from .calls import clip
 
 log = logging.getLogger(__name__)
 
@@ -115,23 +116,6 @@ class Completion:
     usage: Usage
 
 
-@dataclass(frozen=True)
-class CallRecord:
-    """One task asked of the model, with every attempt it took."""
-
-    task: str
-    provider: str
-    model: str
-    attempts: int
-    latency_ms: float
-    ok: bool
-    error_kind: str | None = None
-    status_code: int | None = None
-    error: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript)?[ \t]*\r?\n?(.*?)```", re.DOTALL)
 
 
@@ -190,7 +174,7 @@ class LLMReasoner(ABC):
         self, settings: LLMSettings, *, sleep: Callable[[float], None] = time.sleep
     ) -> None:
         self.settings = settings
-        self.calls: deque[CallRecord] = deque(maxlen=MAX_RECORDS)
+        self.calls: deque[ReasonerCall] = deque(maxlen=MAX_RECORDS)
         """The latest calls, oldest first (bounded, for long-running servers)."""
         self._sleep = sleep
 
@@ -261,10 +245,10 @@ class LLMReasoner(ABC):
             except ValidationError as error:
                 raise schema_error(error, task) from None
         except ReasonerError as error:
-            self._record(task, started, attempts, completion, error)
+            error.call = self._record(task, started, attempts, completion, error)
             raise
-        self._record(task, started, attempts, completion, None)
-        return Answer(value, completion.usage)
+        call = self._record(task, started, attempts, completion, None)
+        return Answer(value, completion.usage, call)
 
     def _record(
         self,
@@ -273,18 +257,18 @@ class LLMReasoner(ABC):
         attempts: int,
         completion: Completion | None,
         error: ReasonerError | None,
-    ) -> None:
+    ) -> ReasonerCall:
         usage = completion.usage if completion else Usage()
-        record = CallRecord(
+        record = ReasonerCall(
             task=task,
-            provider=self.name,
+            reasoner=self.name,
             model=usage.model or self.model,
             attempts=attempts,
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             ok=error is None,
             error_kind=error.kind if error else None,
             status_code=error.status_code if error else None,
-            error=str(error) if error else None,
+            error=clip(f"{error.kind}: {error}") if error else None,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
         )
@@ -293,6 +277,7 @@ class LLMReasoner(ABC):
             log.info("%s %s ok in %.0f ms", self.name, task, record.latency_ms)
         else:
             log.warning("%s %s failed (%s): %s", self.name, task, error.kind, error)
+        return record
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

@@ -20,7 +20,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, TEXT_ATTRIBUTES
+from ..domain.attributes import ATTRIBUTES, Attribute, Kind
+from ..domain.conditions import HOUR_ATTRIBUTE
 from ..domain.errors import ReasonerError
 from ..domain.models import Confirmation, Decision, Level, Plan, Review, SuggestedAction
 from ..domain.options import HeuristicProposal, Option
@@ -92,17 +93,10 @@ class WhenAnswer(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    service: Any = None
-    env: Any = None
-    feature_risk: Any = None
-    service_criticality: Any = None
-    day_of_week: Any = None
     hour_from: Any = None
     hour_to: Any = None
-    clash: Any = None
-    weekend: Any = None
-    friday_afternoon: Any = None
-    out_of_hours: Any = None
+    """The hour attribute is asked as a range; every other attribute of the registry
+    (and anything else the model says) arrives as an extra field."""
 
 
 class ProposalAnswer(_Wire):
@@ -178,23 +172,31 @@ CONFIRM_SCHEMA: dict[str, Any] = _object(
     }
 )
 
-_WHEN_SCHEMA = _object(
-    {
-        "service": _nullable("string", "A service name, or null for any."),
-        "env": _nullable("string", "An environment, or null for any."),
-        "feature_risk": _nullable("string", "null for any.", enum=_LEVELS),
-        "service_criticality": _nullable("string", "null for any.", enum=_LEVELS),
-        "day_of_week": _nullable(
-            "string", "null for any.", enum=list(ENUM_ATTRIBUTES["day_of_week"])
-        ),
-        "hour_from": _nullable("integer", "First hour (0-23) of an hour range, or null."),
-        "hour_to": _nullable("integer", "Last hour (0-23) of the range, inclusive, or null."),
-        "clash": _nullable("boolean", "null for any."),
-        "weekend": _nullable("boolean", "null for any."),
-        "friday_afternoon": _nullable("boolean", "null for any."),
-        "out_of_hours": _nullable("boolean", "null for any."),
-    }
-)
+
+def _when_property(attribute: Attribute) -> dict[str, Any]:
+    if attribute.kind is Kind.enum:
+        return _nullable("string", "null for any.", enum=list(attribute.values))
+    if attribute.kind is Kind.flag:
+        return _nullable("boolean", f"{attribute.meaning}; null for any.")
+    return _nullable("string", f"{attribute.meaning}, or null for any.")
+
+
+def _when_properties() -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for attribute in ATTRIBUTES:
+        if attribute.kind is Kind.hour:
+            properties["hour_from"] = _nullable(
+                "integer", "First hour (0-23) of an hour range, or null."
+            )
+            properties["hour_to"] = _nullable(
+                "integer", "Last hour (0-23) of the range, inclusive, or null."
+            )
+        else:
+            properties[attribute.name] = _when_property(attribute)
+    return properties
+
+
+_WHEN_SCHEMA = _object(_when_properties())
 
 EXTRACT_SCHEMA: dict[str, Any] = _object(
     {
@@ -291,25 +293,18 @@ def to_confirmation(data: dict[str, Any]) -> Confirmation:
     return Confirmation(confirmed=answer.confirmed, reason=answer.reason)
 
 
-_ATTRIBUTES = (*TEXT_ATTRIBUTES, *ENUM_ATTRIBUTES, *BOOL_ATTRIBUTES)
-
-
 def _when(answer: WhenAnswer) -> dict[str, Any]:
     """The condition in the form heuristics use; unknown attributes are kept for the
     validation downstream to reject by name."""
     when: dict[str, Any] = {}
-    for attribute in _ATTRIBUTES:
-        value = getattr(answer, attribute)
-        if value is not None:
-            when[attribute] = value
     low, high = answer.hour_from, answer.hour_to
-    if low is not None or high is not None:
-        low = 0 if low is None else low
-        high = 23 if high is None else high
-        when["hour_of_day"] = low if low == high else {"from": low, "to": high}
     for attribute, value in (answer.model_extra or {}).items():
         if value is not None:
             when[attribute] = value
+    if low is not None or high is not None:
+        low = 0 if low is None else low
+        high = 23 if high is None else high
+        when[HOUR_ATTRIBUTE] = low if low == high else {"from": low, "to": high}
     return when
 
 

@@ -23,7 +23,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from ..domain.conditions import BOOL_ATTRIBUTES, ENUM_ATTRIBUTES, HOUR_ATTRIBUTE, TEXT_ATTRIBUTES
+from ..domain.attributes import ATTRIBUTES, Kind
 from ..domain.conditions import describe as describe_when
 from ..domain.episodes import EpisodeSummary
 from ..domain.models import Heuristic, Plan, Review
@@ -47,6 +47,8 @@ def _template(task: str) -> tuple[str, Template]:
     if not sep or not head.lstrip().startswith("# System\n"):
         raise RuntimeError(f"prompts/{task}.md must have a '# System' then a '# User' section")
     system = head.lstrip().removeprefix("# System\n").strip()
+    # The system text is fixed but for the attribute vocabulary, from the registry.
+    system = Template(system).substitute(when_shape=when_shape())
     return system, Template(user.strip() + "\n")
 
 
@@ -162,11 +164,25 @@ def render_confirm(task: ConfirmTask) -> Prompt:
 
 
 def _attributes() -> dict[str, Any]:
-    known: dict[str, Any] = {name: "any name" for name in TEXT_ATTRIBUTES}
-    known.update({name: list(values) for name, values in ENUM_ATTRIBUTES.items()})
-    known[HOUR_ATTRIBUTE] = "0-23, as hour_from/hour_to"
-    known.update({name: [True, False] for name in BOOL_ATTRIBUTES})
+    """Each attribute with what it means and the values it takes, from the registry."""
+    known: dict[str, Any] = {}
+    for a in ATTRIBUTES:
+        if a.kind is Kind.text:
+            values: Any = "any name"
+        elif a.kind is Kind.hour:
+            values = "0-23, as hour_from/hour_to"
+        else:
+            values = list(a.all_values)
+        known[a.name] = {"meaning": a.meaning, "values": values}
     return known
+
+
+def when_shape() -> str:
+    """The ``when`` object of the extraction answer, every attribute set to null."""
+    keys = []
+    for a in ATTRIBUTES:
+        keys += ["hour_from", "hour_to"] if a.kind is Kind.hour else [a.name]
+    return "{" + ", ".join(f'"{k}": null' for k in keys) + "}"
 
 
 def render_extract(task: ExtractTask) -> Prompt:

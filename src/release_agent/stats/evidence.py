@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import beta
-
 from ..domain.models import Decision, Heuristic, Provenance
+from .distributions import beta_cdf, beta_sf
 
 EVIDENCE_FROM: dict[Provenance, int] = {
     Provenance.mined: 1,
@@ -76,13 +75,13 @@ class Baseline:
 
 def probability_above(failures: int, deployed: int, rate: float) -> float:
     """Posterior P(pattern failure rate > ``rate``) under a uniform Beta(1, 1) prior."""
-    return float(beta.sf(rate, 1 + failures, 1 + deployed - failures))
+    return float(beta_sf(rate, 1 + failures, 1 + deployed - failures))
 
 
 def probability_below(failures: int, deployed: int, rate: float) -> float:
     """Posterior P(pattern failure rate < ``rate``); computed directly, not as 1 - above,
     so that tiny tails keep their precision."""
-    return float(beta.cdf(rate, 1 + failures, 1 + deployed - failures))
+    return float(beta_cdf(rate, 1 + failures, 1 + deployed - failures))
 
 
 def confidence(recommendation: Decision, deployed: int, failures: int, base: Baseline) -> float:

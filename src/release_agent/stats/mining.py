@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import beta
 
-from ..domain.conditions import HOUR_ATTRIBUTE
+from ..domain.attributes import ATTRIBUTES, PART_OF_DAY_HOURS, Attribute, Kind
 from ..domain.models import Decision
 from ..domain.options import HeuristicProposal, PatternStat
 from .cells import Cells
+from .distributions import beta_cdf, beta_ppf, beta_sf
 from .evidence import Baseline, probability_above, smoothed_rate
 
 __all__ = [
@@ -61,25 +61,12 @@ __all__ = [
     "propose",
 ]
 
-PART_OF_DAY_HOURS = 6
 PARTS_OF_DAY: tuple[tuple[int, int], ...] = tuple(
     (start, start + PART_OF_DAY_HOURS - 1) for start in range(0, 24, PART_OF_DAY_HOURS)
 )
-MINING_ATTRIBUTES = (
-    "service",
-    "env",
-    "feature_risk",
-    "service_criticality",
-    "day_of_week",
-    "part_of_day",
-    "clash",
-    "weekend",
-    "friday_afternoon",
-    "out_of_hours",
-)
-TIME_ATTRIBUTES = frozenset(
-    {"day_of_week", "hour_of_day", "weekend", "friday_afternoon", "out_of_hours", "clash"}
-)
+MINING_ATTRIBUTES: tuple[Attribute, ...] = tuple(a for a in ATTRIBUTES if a.mined)
+"""What mining counts, from the registry; the hour is counted in parts of the day."""
+TIME_ATTRIBUTES = frozenset(a.name for a in ATTRIBUTES if a.transient)
 MIN_SUPPORT = 5
 MAX_PROPOSALS = 20
 
@@ -106,11 +93,12 @@ class _Dimension:
 
 def _dimensions(cells: Cells) -> list[_Dimension]:
     out = []
-    for name in MINING_ATTRIBUTES:
-        if name == "part_of_day":
-            hours = cells.codes[HOUR_ATTRIBUTE]
+    for attribute in MINING_ATTRIBUTES:
+        name = attribute.name
+        if attribute.kind is Kind.hour:
+            hours = cells.codes[name]
             codes = np.where(hours >= 0, hours // PART_OF_DAY_HOURS, -1)
-            conditions = [{HOUR_ATTRIBUTE: {"from": a, "to": b}} for a, b in PARTS_OF_DAY]
+            conditions = [{name: {"from": a, "to": b}} for a, b in PARTS_OF_DAY]
         else:
             codes = cells.codes[name]
             conditions = [{name: value} for value in cells.values[name]]
@@ -163,7 +151,7 @@ def _candidates(dims: list[_Dimension], weights: tuple[np.ndarray, np.ndarray]) 
 def _tail(cautionary: bool, failures: int, deployed: int, reference: float) -> float:
     """Posterior probability that the rate is on the wrong side of ``reference``."""
     a, b = 1 + failures, 1 + deployed - failures
-    return float(beta.cdf(reference, a, b) if cautionary else beta.sf(reference, a, b))
+    return float(beta_cdf(reference, a, b) if cautionary else beta_sf(reference, a, b))
 
 
 def _effect(cautionary: bool, failures: int, deployed: int, reference: float, lift: float) -> bool:
@@ -214,7 +202,7 @@ def _select(
     # equals the more general and larger one) is kept if its uncovered deploys still pass.
     def edge(failures: int, deployed: int) -> float:
         a, b = 1 + failures, 1 + deployed - failures
-        return -float(beta.ppf(0.05, a, b)) if cautionary else float(beta.ppf(0.95, a, b))
+        return -float(beta_ppf(0.05, a, b)) if cautionary else float(beta_ppf(0.95, a, b))
 
     kept: list[dict[str, Any]] = []
     if not survivors:
@@ -269,8 +257,8 @@ def _wrong_order(cautionary: bool, f1: int, n1: int, f2: int, n2: int) -> float:
     Beta(1 + f, 1 + n - f): the integral over rate 2's quantiles of rate 1's tail
     (trapezoids; absolute error about 1e-15)."""
     a1, b1, a2, b2 = 1 + f1, 1 + n1 - f1, 1 + f2, 1 + n2 - f2
-    x = beta.ppf(_QUANTILES, a2, b2)
-    tail = beta.cdf(x, a1, b1) if cautionary else beta.sf(x, a1, b1)
+    x = beta_ppf(_QUANTILES, a2, b2)
+    tail = beta_cdf(x, a1, b1) if cautionary else beta_sf(x, a1, b1)
     return max(0.0, float(np.trapezoid(tail, _QUANTILES)))
 
 

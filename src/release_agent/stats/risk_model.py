@@ -1,13 +1,14 @@
 """The built-in estimate of how likely a deploy is to fail, learned from real outcomes.
 
-A Bayesian logistic regression: the log-odds of failure are a sum of effects (feature
-risk, criticality, clash, Friday afternoon, weekend, out of hours, weekday, hour,
-weekday x part of day, service, service x feature risk, non-production), each with a
-Gaussian prior. The priors say what a careful team assumes before it has data: high
-risk, clashes, Friday afternoons, weekends and nights are riskier, and a deploy fails
-about 5% of the time. The posterior is fitted by Newton's method (maximum a posteriori)
-on outcome counts grouped by context, so it scales with the number of distinct
-contexts, not episodes; its Laplace approximation gives every estimate an uncertainty.
+A Bayesian logistic regression: the log-odds of failure are a sum of effects — an
+intercept, each attribute's effect from the registry (feature risk, criticality, clash,
+Friday afternoon, weekend, out of hours, weekday, hour, service, non-production), the
+registry's interactions (weekday x part of day, service x feature risk) and the patterns
+of evidence-judged heuristics — each with a Gaussian prior (:mod:`.priors`: centred on
+no effect, pooled groups with scales learned from the history). The posterior is fitted
+by Newton's method (maximum a posteriori) on outcome counts grouped by context, so it
+scales with the number of distinct contexts, not episodes; its Laplace approximation
+gives every estimate an uncertainty.
 
 Only deployed releases with a recorded outcome are evidence; a NO_GO or a DELAY that
 never went out says nothing about failure.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -26,45 +26,27 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
+from ..domain.attributes import ATTRIBUTES, INTERACTIONS
 from ..domain.conditions import canonical_key, matches
-from ..domain.models import DAYS
 from ..domain.options import RiskEstimate
 from .cells import Cell
+from .information import Beliefs
+from .priors import GROUPS, Priors, learned_scale
 
-BASE_RATE = 0.05
-_LOGIT_BASE = math.log(BASE_RATE / (1 - BASE_RATE))
-PART_OF_DAY_HOURS = 6
-
-# name -> (prior mean of the log-odds effect, prior standard deviation)
-FIXED_PRIORS: dict[str, tuple[float, float]] = {
-    "intercept": (_LOGIT_BASE, 0.5),
-    "feature_risk=MEDIUM": (math.log(1.6), 0.5),
-    "feature_risk=HIGH": (math.log(4.0), 0.7),
-    "service_criticality=MEDIUM": (0.0, 0.25),
-    "service_criticality=HIGH": (0.0, 0.25),
-    "clash": (math.log(3.0), 0.7),
-    "friday_afternoon": (math.log(2.5), 0.6),
-    "weekend": (math.log(1.5), 0.5),
-    "out_of_hours": (math.log(1.5), 0.5),
-    "non_production": (0.0, 0.5),
-}
-DAY_SD = 0.2
-HOUR_SD = 0.15
-SLOT_SD = 0.3
-SERVICE_SD = 0.3
-SERVICE_RISK_SD = 0.3
-
-FIXED_NAMES = (
-    list(FIXED_PRIORS)
-    + [f"day_of_week={d.value}" for d in DAYS]
-    + [f"hour_of_day={h}" for h in range(24)]
-    + [f"slot={d.value}/{b}" for d in DAYS for b in range(24 // PART_OF_DAY_HOURS)]
-)
-
-PRODUCTION = ("prod", "production")
-
-
-PATTERN_SD = 0.5
+FIXED_NAMES: list[str] = [
+    "intercept",
+    *(
+        name
+        for a in ATTRIBUTES
+        if a.effect is not None
+        for name in a.effect.known(a.name, tuple(str(v) for v in a.all_values))
+    ),
+    *(name for i in INTERACTIONS for name in i.known),
+]
+"""The effects every model has, with or without evidence."""
+EB_ROUNDS = 2
+"""Fits per learning run: fit, re-estimate the pooled groups' scales, refit. The scales
+start from the previous run's, so the estimate converges over successive runs."""
 
 
 def pattern_name(when: Mapping[str, Any]) -> str:
@@ -74,55 +56,20 @@ def pattern_name(when: Mapping[str, Any]) -> str:
 def _features(
     attributes: Mapping[str, Any], patterns: Sequence[Mapping[str, Any]] = ()
 ) -> list[str]:
-    """The names of the effects present for a context. ``patterns`` are conditions
-    (mined heuristics) that add an effect of their own where they match: interactions the
-    main effects cannot express, shrunk towards none like every other effect."""
+    """The names of the effects present for a context: the intercept, each attribute's
+    effect and each interaction of the registry. ``patterns`` are conditions (mined
+    heuristics) that add an effect of their own where they match: interactions the main
+    effects cannot express, shrunk towards none like every other effect."""
     names = ["intercept"]
     names.extend(pattern_name(p) for p in patterns if matches(p, attributes))
-    risk = attributes.get("feature_risk")
-    if risk in ("MEDIUM", "HIGH"):
-        names.append(f"feature_risk={risk}")
-    crit = attributes.get("service_criticality")
-    if crit in ("MEDIUM", "HIGH"):
-        names.append(f"service_criticality={crit}")
-    for flag in ("clash", "friday_afternoon", "weekend", "out_of_hours"):
-        if attributes.get(flag):
-            names.append(flag)
-    env = attributes.get("env")
-    if env is not None and env not in PRODUCTION:
-        names.append("non_production")
-    day = attributes.get("day_of_week")
-    hour = attributes.get("hour_of_day")
-    if day is not None:
-        names.append(f"day_of_week={day}")
-    if hour is not None:
-        names.append(f"hour_of_day={hour}")
-    if day is not None and hour is not None:
-        names.append(f"slot={day}/{int(hour) // PART_OF_DAY_HOURS}")
-    service = attributes.get("service")
-    if service is not None:
-        names.append(f"service={service}")
-        if risk is not None:
-            names.append(f"service={service}/feature_risk={risk}")
+    for attribute in ATTRIBUTES:
+        if attribute.effect is not None:
+            names.extend(attribute.effect.features(attribute.name, attributes.get(attribute.name)))
+    for interaction in INTERACTIONS:
+        name = interaction.make(attributes)
+        if name is not None:
+            names.append(name)
     return names
-
-
-def _prior(name: str) -> tuple[float, float]:
-    if name in FIXED_PRIORS:
-        return FIXED_PRIORS[name]
-    if name.startswith("pattern:"):
-        return 0.0, PATTERN_SD
-    if name.startswith("day_of_week="):
-        return 0.0, DAY_SD
-    if name.startswith("hour_of_day="):
-        return 0.0, HOUR_SD
-    if name.startswith("slot="):
-        return 0.0, SLOT_SD
-    if "/feature_risk=" in name:
-        return 0.0, SERVICE_RISK_SD
-    if name.startswith("service="):
-        return 0.0, SERVICE_SD
-    raise KeyError(name)
 
 
 @dataclass
@@ -135,6 +82,8 @@ class RiskModel:
     evidence: int = 0
     evidence_by_service: dict[str, int] = field(default_factory=dict)
     patterns: list[dict[str, Any]] = field(default_factory=list)
+    priors: Priors = field(default_factory=Priors)
+    """The priors in force, with the scales the evidence set."""
     _index: dict[str, int] = field(init=False, repr=False)
     _rows: dict[tuple[Any, ...], tuple[list[int], float, float]] = field(
         init=False, repr=False, default_factory=dict
@@ -143,7 +92,7 @@ class RiskModel:
 
     def __post_init__(self) -> None:
         self._index = {name: i for i, name in enumerate(self.names)}
-        self._prior_var = np.array([_prior(n)[1] ** 2 for n in self.names])
+        self._prior_var = np.array([self.priors.of(n)[1] ** 2 for n in self.names])
 
     def _row(self, attributes: Mapping[str, Any]) -> tuple[list[int], float, float]:
         """Indices of a context's known effects, and the prior mean and variance of the
@@ -157,7 +106,7 @@ class RiskModel:
         for name in _features(attributes, self.patterns):
             i = self._index.get(name)
             if i is None:
-                mean, sd = _prior(name)
+                mean, sd = self.priors.of(name)
                 extra_mean += mean
                 extra_var += sd * sd
             else:
@@ -168,8 +117,8 @@ class RiskModel:
         return indices, extra_mean, extra_var
 
     @classmethod
-    def prior(cls) -> RiskModel:
-        return cls.fit([])
+    def prior(cls, priors: Priors | None = None) -> RiskModel:
+        return cls.fit([], priors=priors)
 
     @classmethod
     def fit(
@@ -178,55 +127,98 @@ class RiskModel:
         warm: RiskModel | None = None,
         iterations: int = 25,
         patterns: Sequence[Mapping[str, Any]] = (),
+        priors: Priors | None = None,
+        learn_scales: bool = True,
     ) -> RiskModel:
-        """The posterior given ``cells``. ``warm`` starts Newton's method from a previous
-        fit; ``patterns`` become effects of their own (see :func:`_features`)."""
+        """The posterior given ``cells``. ``warm`` starts Newton's method (and the pooled
+        scales) from a previous fit; ``patterns`` become effects of their own (see
+        :func:`_features`); ``priors`` are the team's (default: :class:`Priors`). With
+        ``learn_scales``, the scales of the pooled groups the team did not state are
+        learned from the evidence (empirical Bayes, see :mod:`.priors`)."""
         cells = [c for c in cells if c.deployed > 0]
-        patterns = [dict(p) for p in patterns]
+        conditions = [dict(p) for p in patterns]
+        priors = priors or Priors()
+        if warm is not None and learn_scales:
+            start = {g: s for g, s in warm.priors.scales.items() if g in priors.learnable()}
+            priors = priors.with_scales(start) if start else priors
         names = list(FIXED_NAMES)
         seen = set(names)
         rows: list[list[str]] = []
         for cell in cells:
-            row = _features(cell.attributes, patterns)
+            row = _features(cell.attributes, conditions)
             rows.append(row)
             for name in row:
                 if name not in seen:
                     seen.add(name)
                     names.append(name)
         index = {name: i for i, name in enumerate(names)}
-        priors = np.array([_prior(n) for n in names])
-        mu, sd = priors[:, 0], priors[:, 1]
-        precision = 1.0 / sd**2
-        beta = mu.copy()
-        if warm is not None:
-            for name, i in warm._index.items():
-                if name in index:
-                    beta[index[name]] = warm.mean[i]
         x = np.zeros((len(cells), len(names)))
         for r, row in enumerate(rows):
             x[r, [index[n] for n in row]] = 1.0
         n = np.array([c.deployed for c in cells], dtype=float)
         y = np.array([c.failures for c in cells], dtype=float)
-        hessian = np.diag(precision)
-        for _ in range(iterations):
-            p = _sigmoid(x @ beta) if len(cells) else np.zeros(0)
-            gradient = x.T @ (y - n * p) - precision * (beta - mu)
-            weights = n * p * (1 - p)
-            hessian = (x.T * weights) @ x + np.diag(precision)
-            step = np.linalg.solve(hessian, gradient)
-            beta = beta + step
-            # 1e-4 on the log-odds is far below what any decision can tell apart
-            if float(np.max(np.abs(step), initial=0.0)) < 1e-4:
+        groups = [priors.group(name) for name in names]
+        seen_column = (x.T @ n) > 0 if len(cells) else np.zeros(len(names), dtype=bool)
+        beta = np.array([priors.of(name)[0] for name in names])
+        if warm is not None:
+            for name, i in warm._index.items():
+                if name in index:
+                    beta[index[name]] = warm.mean[i]
+        rounds = EB_ROUNDS if learn_scales and len(cells) else 1
+        for round_ in range(rounds):
+            table = np.array([priors.of(name) for name in names])
+            mu, precision = table[:, 0], 1.0 / table[:, 1] ** 2
+            beta = _newton(x, n, y, beta, mu, precision, iterations)
+            cov = _covariance(x, n, beta, precision)
+            if round_ == rounds - 1:
                 break
-        p = _sigmoid(x @ beta) if len(cells) else np.zeros(0)
-        hessian = (x.T * (n * p * (1 - p))) @ x + np.diag(precision)
-        cov = np.linalg.inv(hessian)
+            scales = _scales(priors, groups, seen_column, beta, cov)
+            change = max(
+                (abs(s - priors.scales[g]) / priors.scales[g] for g, s in scales.items()),
+                default=0.0,
+            )
+            priors = priors.with_scales(scales)
+            if change < 0.02:
+                table = np.array([priors.of(name) for name in names])
+                mu, precision = table[:, 0], 1.0 / table[:, 1] ** 2
+                beta = _newton(x, n, y, beta, mu, precision, iterations)
+                cov = _covariance(x, n, beta, precision)
+                break
         by_service: dict[str, int] = {}
         for cell in cells:
             service = cell.attributes.get("service")
             if service is not None:
-                by_service[str(service)] = by_service.get(str(service), 0) + cell.deployed
-        return cls(names, beta, cov, int(n.sum()), by_service, [dict(p) for p in patterns])
+                by_service[str(service)] = by_service.get(str(service), 0) + int(cell.deployed)
+        return cls(names, beta, cov, int(n.sum()), by_service, conditions, priors)
+
+    def beliefs(self, target: Mapping[str, Any], others: Sequence[Mapping[str, Any]]) -> Beliefs:
+        """The joint belief about the log-odds of failure of ``target`` and ``others``:
+        each mean and variance, and each other's covariance with the target (effects the
+        evidence never saw count with their prior, shared where both contexts have
+        them)."""
+        contexts = [target, *others]
+        size = len(self.names)
+        x = np.zeros((len(contexts), size))
+        mean = np.zeros(len(contexts))
+        var = np.zeros(len(contexts))
+        unseen: list[dict[str, float]] = []
+        for r, attributes in enumerate(contexts):
+            indices, mean[r], var[r] = self._row(attributes)
+            x[r, indices] = 1.0
+            unseen.append(
+                {
+                    name: self.priors.of(name)[1] ** 2
+                    for name in _features(attributes, self.patterns)
+                    if name not in self._index
+                }
+            )
+        mean += x @ self.mean
+        projected = x @ self.cov
+        var += (projected * x).sum(axis=1)
+        cov = projected[1:] @ x[0]
+        for r, extra in enumerate(unseen[1:]):
+            cov[r] += sum(v for name, v in extra.items() if name in unseen[0])
+        return Beliefs(float(mean[0]), float(var[0]), mean[1:], var[1:], cov)
 
     def estimate_many(
         self, contexts: Sequence[Mapping[str, Any]], quantile: float | None = None
@@ -291,6 +283,7 @@ class RiskModel:
                 "evidence": self.evidence,
                 "evidence_by_service": self.evidence_by_service,
                 "patterns": self.patterns,
+                "priors": self.priors.to_dict(),
             }
         )
 
@@ -306,11 +299,87 @@ class RiskModel:
             int(data["evidence"]),
             {str(k): int(v) for k, v in data["evidence_by_service"].items()},
             list(data.get("patterns", [])),
+            Priors.from_dict(data["priors"]) if "priors" in data else Priors(),
         )
 
 
 def _sigmoid(z: Any) -> Any:
     return expit(z)
+
+
+def _newton(
+    x: np.ndarray,
+    n: np.ndarray,
+    y: np.ndarray,
+    beta: np.ndarray,
+    mu: np.ndarray,
+    precision: np.ndarray,
+    iterations: int,
+) -> np.ndarray:
+    """The posterior mode, by Newton's method from ``beta`` with a backtracking line
+    search: far from the mode a full Newton step on a logistic likelihood overshoots
+    (and with weak priors can diverge), so a step is halved until the log posterior
+    rises."""
+    current = _log_posterior(x, n, y, beta, mu, precision)
+    for _ in range(iterations):
+        p = _sigmoid(x @ beta) if len(n) else np.zeros(0)
+        gradient = x.T @ (y - n * p) - precision * (beta - mu)
+        hessian = (x.T * (n * p * (1 - p))) @ x + np.diag(precision)
+        step = np.linalg.solve(hessian, gradient)
+        rise = float(gradient @ step)
+        scale = 1.0
+        while True:
+            candidate = beta + scale * step
+            value = _log_posterior(x, n, y, candidate, mu, precision)
+            if value >= current + 1e-4 * scale * rise or scale < 1e-6:
+                break
+            scale /= 2
+        beta, current = candidate, value
+        # 1e-4 on the log-odds is far below what any decision can tell apart
+        if float(np.max(np.abs(scale * step), initial=0.0)) < 1e-4:
+            break
+    return beta
+
+
+def _log_posterior(
+    x: np.ndarray,
+    n: np.ndarray,
+    y: np.ndarray,
+    beta: np.ndarray,
+    mu: np.ndarray,
+    precision: np.ndarray,
+) -> float:
+    """log likelihood + log prior, up to a constant."""
+    z = x @ beta if len(n) else np.zeros(0)
+    likelihood = float(y @ z - n @ np.logaddexp(0.0, z))
+    return likelihood - 0.5 * float(precision @ (beta - mu) ** 2)
+
+
+def _covariance(
+    x: np.ndarray, n: np.ndarray, beta: np.ndarray, precision: np.ndarray
+) -> np.ndarray:
+    """The Laplace approximation's covariance at ``beta``."""
+    p = _sigmoid(x @ beta) if len(n) else np.zeros(0)
+    return np.linalg.inv((x.T * (n * p * (1 - p))) @ x + np.diag(precision))
+
+
+def _scales(
+    priors: Priors,
+    groups: list[str | None],
+    seen: np.ndarray,
+    beta: np.ndarray,
+    cov: np.ndarray,
+) -> dict[str, float]:
+    """Each learnable group's scale re-estimated from its members the evidence saw."""
+    out = {}
+    start = GROUPS
+    for group in priors.learnable():
+        members = [i for i, g in enumerate(groups) if g == group and seen[i]]
+        if not members:
+            continue
+        squares = float(sum(beta[i] ** 2 + cov[i, i] for i in members))
+        out[group] = learned_scale(squares, len(members), start.get(group, priors.scales[group]))
+    return out
 
 
 _GAUSS_HERMITE = np.polynomial.hermite_e.hermegauss(12)
