@@ -13,6 +13,7 @@ Used by the learning tests and by ``bench/bench_mining.py``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +23,9 @@ import sqlalchemy as sa
 
 from release_agent.domain.conditions import matches
 from release_agent.domain.models import DAYS, Level, Result
-from release_agent.memory import schema
+from release_agent.memory import cells, schema
 from release_agent.memory.store import Store
+from release_agent.stats.cells import CELL_ATTRIBUTES
 
 LEVELS = tuple(level.value for level in Level)
 CHUNK = 50_000
@@ -101,7 +103,7 @@ def generate(world: World, count: int, seed: int = 0) -> dict[str, np.ndarray]:
     deployed = ~no_go & ~pending
     failures = np.array([r.value for r in Result if r.failed], dtype=object)
     result = np.where(failed, failures[rng.integers(0, len(failures), count)], "success")
-    result = np.where(deployed, result, None).astype(object)
+    result = np.where(deployed, result, np.full(count, None, dtype=object))
     columns["decision"] = np.where(no_go, "NO_GO", "GO").astype(object)
     columns["result"] = result
     columns["failed"] = np.where(deployed, failed.astype(int), -1)
@@ -146,8 +148,22 @@ def insert(store: Store, columns: Mapping[str, np.ndarray], start: int = 0) -> i
 
 
 def _flush(store: Store, statement: sa.Insert, batch: list[dict]) -> int:
+    """Insert ``batch`` and count its outcomes into their cells, as the store does for
+    the episodes it writes, in one transaction."""
+    counted: Counter[tuple[Any, ...]] = Counter()
+    failed: Counter[tuple[Any, ...]] = Counter()
+    for row in batch:
+        if row["result"] is not None:
+            key = tuple(row[name] for name in CELL_ATTRIBUTES)
+            counted[key] += 1
+            failed[key] += row["failed"]
+    changes = [
+        cells.Change(dict(zip(CELL_ATTRIBUTES, key, strict=True)), n, failed[key])
+        for key, n in counted.items()
+    ]
     with store.transaction() as conn:
         conn.execute(statement, batch)
+        cells.add(conn, changes)
     return len(batch)
 
 

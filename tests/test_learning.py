@@ -1,8 +1,12 @@
-"""Learning through the Agent: mined heuristics, recounts, the lifecycle and rejections."""
+"""Learning through the Agent: mined heuristics, recounts, the lifecycle and rejections.
+
+Runs on the database RELEASE_AGENT_TEST_DB chooses (SQLite by default)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,14 +34,39 @@ from release_agent.reasoners.base import (
 )
 from release_agent.reasoners.builtin import BuiltinReasoner
 
+
+class Maker(Protocol):
+    def __call__(self, world: World, count: int, seed: int) -> Agent: ...
+
+
 PAYMENTS_FRIDAY = {"friday_afternoon": True, "service": "payments"}
 PLANTED = World(planted=(Planted(PAYMENTS_FRIDAY, 0.4),))
 
 
-def agent_with(world: World, count: int, seed: int) -> Agent:
-    store = Store.open("sqlite://")
-    populate(store, world, count, seed=seed)
-    return Agent(store)
+@pytest.fixture
+def new_store(fresh_database: Callable[[], str]) -> Iterator[Callable[[], Store]]:
+    """A maker of stores over fresh databases of the backend under test."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        opened.append(Store.open(fresh_database()))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def agent_with(new_store: Callable[[], Store]) -> Callable[[World, int, int], Agent]:
+    """A maker of agents over a fresh memory holding ``count`` episodes of a world."""
+
+    def make(world: World, count: int, seed: int) -> Agent:
+        store = new_store()
+        populate(store, world, count, seed=seed)
+        return Agent(store)
+
+    return make
 
 
 def by_status(agent: Agent, status: HeuristicStatus) -> list[Heuristic]:
@@ -47,7 +76,7 @@ def by_status(agent: Agent, status: HeuristicStatus) -> list[Heuristic]:
 # -- mining through learn -----------------------------------------------------------------
 
 
-def test_learning_finds_the_planted_pattern_with_recountable_evidence() -> None:
+def test_learning_finds_the_planted_pattern_with_recountable_evidence(agent_with: Maker) -> None:
     agent = agent_with(PLANTED, 6000, seed=11)
     report = agent.learn()
     [h] = agent.store.list_heuristics()
@@ -63,14 +92,14 @@ def test_learning_finds_the_planted_pattern_with_recountable_evidence() -> None:
     assert report.outcomes == agent.store.count_outcomes()
 
 
-def test_a_history_without_effects_yields_no_heuristic() -> None:
+def test_a_history_without_effects_yields_no_heuristic(agent_with: Maker) -> None:
     agent = agent_with(World(), 6000, seed=12)
     report = agent.learn()
     assert agent.store.list_heuristics() == []
     assert (report.proposed, report.added) == (0, 0)
 
 
-def test_learning_again_rechecks_instead_of_duplicating() -> None:
+def test_learning_again_rechecks_instead_of_duplicating(agent_with: Maker) -> None:
     agent = agent_with(PLANTED, 6000, seed=11)
     agent.learn()
     insert(agent.store, generate(PLANTED, 3000, seed=99), start=10_000)
@@ -89,7 +118,9 @@ def _payments_friday(failure_rate: float, count: int, seed: int) -> dict:
     return only(generate(world, count, seed=seed), PAYMENTS_FRIDAY)
 
 
-def test_a_contradicted_heuristic_is_retired_and_reactivated_when_evidence_returns() -> None:
+def test_a_contradicted_heuristic_is_retired_and_reactivated_when_evidence_returns(
+    agent_with: Maker,
+) -> None:
     agent = agent_with(PLANTED, 6000, seed=11)
     agent.learn()
     [h] = agent.store.list_heuristics()
@@ -116,10 +147,12 @@ def test_a_contradicted_heuristic_is_retired_and_reactivated_when_evidence_retur
     assert back.reason is not None and back.reason.startswith("reactivated")
 
 
-def test_heuristics_are_strengthened_and_weakened_by_their_evidence() -> None:
+def test_heuristics_are_strengthened_and_weakened_by_their_evidence(
+    new_store: Callable[[], Store],
+) -> None:
     search_clash = {"clash": True, "service": "search"}
     world = World(planted=(Planted(search_clash, 0.3), Planted({"service": "accounts"}, 0.065)))
-    store = Store.open("sqlite://")
+    store = new_store()
     populate(store, world, 5000, seed=4)
     agent = Agent(store, reasoner=None)
     stated = [
@@ -138,8 +171,10 @@ def test_heuristics_are_strengthened_and_weakened_by_their_evidence() -> None:
         assert (h.support, h.failures) == direct_count(store, h.when)
 
 
-def test_imported_and_human_heuristics_wait_for_enough_evidence() -> None:
-    store = Store.open("sqlite://")
+def test_imported_and_human_heuristics_wait_for_enough_evidence(
+    new_store: Callable[[], Store],
+) -> None:
+    store = new_store()
     populate(store, World(planted=(Planted({"service": "search"}, 0.01),)), 4000, seed=14)
     agent = Agent(store)
     # search is safe: claims of risk are refuted once there is evidence.
@@ -181,7 +216,7 @@ def test_imported_and_human_heuristics_wait_for_enough_evidence() -> None:
         assert (h.support, h.failures) == direct_count(store, h.when)
 
 
-def test_stored_duplicates_merge_into_one() -> None:
+def test_stored_duplicates_merge_into_one(agent_with: Maker) -> None:
     agent = agent_with(PLANTED, 3000, seed=15)
     store = agent.store
     variants = [
@@ -230,8 +265,8 @@ class ProposingReasoner:
         return Answer(list(self.proposals))
 
 
-def test_rejected_proposals_are_stored_with_their_reasons() -> None:
-    store = Store.open("sqlite://")
+def test_rejected_proposals_are_stored_with_their_reasons(new_store: Callable[[], Store]) -> None:
+    store = new_store()
     world = World(planted=(Planted(PAYMENTS_FRIDAY, 0.4), Planted({"service": "catalog"}, 0.005)))
     populate(store, world, 6000, seed=11)
     payments = direct_count(store, {"service": "payments"})
@@ -264,7 +299,7 @@ def test_rejected_proposals_are_stored_with_their_reasons() -> None:
 
 # -- the property --------------------------------------------------------------------------
 
-PATTERNS = [
+PATTERNS: list[dict[str, Any]] = [
     PAYMENTS_FRIDAY,
     {"clash": True},
     {"feature_risk": "HIGH", "service_criticality": "HIGH"},
@@ -273,7 +308,12 @@ PATTERNS = [
 ]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=12,
+    deadline=None,
+    # new_store makes a fresh database for each example
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     planted=st.lists(
         st.tuples(st.sampled_from(range(len(PATTERNS))), st.sampled_from([0.0, 0.3, 0.6])),
@@ -284,10 +324,14 @@ PATTERNS = [
     rounds=st.integers(1, 2),
 )
 def test_every_active_heuristic_carries_a_direct_count(
-    planted: list[tuple[int, float]], count: int, seed: int, rounds: int
+    new_store: Callable[[], Store],
+    planted: list[tuple[int, float]],
+    count: int,
+    seed: int,
+    rounds: int,
 ) -> None:
     world = World(planted=tuple(Planted(PATTERNS[i], rate) for i, rate in planted))
-    store = Store.open("sqlite://")
+    store = new_store()
     agent = Agent(store)
     for r in range(rounds):
         insert(store, generate(world, count, seed=seed + r), start=r * 10_000)

@@ -4,6 +4,7 @@ imported episodes (aborted releases are no evidence), and learning re-checks the
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,12 @@ pytestmark = pytest.mark.skipif(not SEED.exists(), reason="the seed's memory fil
 
 
 @pytest.fixture
-def imported() -> Store:
-    store = Store.open("sqlite://")
+def imported(database_url: str) -> Iterator[Store]:
+    """The seed imported into a fresh database of the backend under test."""
+    store = Store.open(database_url)
     import_memory(store, load_file(SEED))
-    return store
+    yield store
+    store.close()
 
 
 def _keys(store: Store) -> Counter[tuple[str, str]]:

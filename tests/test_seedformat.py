@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,9 @@ LOW_MON_LOW = {"day_of_week": "MON", "feature_risk": "LOW", "service_criticality
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store.open("sqlite://")
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh database of the backend under test (RELEASE_AGENT_TEST_DB)."""
+    opened = Store.open(database_url)
     yield opened
     opened.close()
 
@@ -269,7 +270,9 @@ def test_extra_context_keys_import(store: Store) -> None:
 
 
 @needs_seed
-def test_export_then_import_gives_the_same_episodes(store: Store) -> None:
+def test_export_then_import_gives_the_same_episodes(
+    store: Store, fresh_database: Callable[[], str]
+) -> None:
     import_memory(store, load_file(MEMORY))
     agent = Agent(store)
     records = [agent.decide(scenario.request) for scenario in SCENARIOS]
@@ -277,7 +280,7 @@ def test_export_then_import_gives_the_same_episodes(store: Store) -> None:
     agent.record_outcome(records[1].release_id, Result.success)
     exported = json.loads(json.dumps(export_memory(store)))
 
-    fresh = Store.open("sqlite://")
+    fresh = Store.open(fresh_database())
     report = import_memory(fresh, exported)
     again = json.loads(json.dumps(export_memory(fresh)))
 
@@ -318,12 +321,14 @@ def test_the_export_holds_no_rejected_heuristics(store: Store) -> None:
 
 
 @needs_seed
-def test_a_retired_heuristic_stays_retired_through_export_and_import(store: Store) -> None:
+def test_a_retired_heuristic_stays_retired_through_export_and_import(
+    store: Store, fresh_database: Callable[[], str]
+) -> None:
     import_memory(store, load_file(MEMORY))
     (heuristic,) = [h for h in store.list_heuristics() if h.when == LOW_MON_LOW]
     store.update_heuristic(heuristic.model_copy(update={"status": HeuristicStatus.retired}))
 
-    fresh = Store.open("sqlite://")
+    fresh = Store.open(fresh_database())
     import_memory(fresh, export_memory(store))
 
     (copied,) = [h for h in fresh.list_heuristics() if h.when == LOW_MON_LOW]

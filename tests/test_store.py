@@ -1,8 +1,12 @@
-"""The store: migrations, durability settings, decision records, outcomes, listings."""
+"""The store: migrations, durability settings, decision records, outcomes, listings.
+
+Runs on the database RELEASE_AGENT_TEST_DB chooses (SQLite by default); the tests about
+SQLite itself skip on PostgreSQL."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -10,20 +14,27 @@ import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql
 
+from conftest import create_database, drop_database
 from release_agent.agent import Agent
 from release_agent.decide.context import evaluate
 from release_agent.domain.errors import Conflict, InvalidInput, NotFound, ReleaseAgentError
 from release_agent.domain.models import Decision, DecisionRecord, Level, ReleaseRequest, Result
 from release_agent.domain.scenarios import SCENARIOS, get
 from release_agent.learn.imports import import_memory
-from release_agent.memory import migrations, schema
+from release_agent.memory import migrations, schema, schema_v1
 from release_agent.memory.store import Store
+from release_agent.memory.urls import normalize
+from release_agent.stats.risk_model import RiskModel
+
+ALL_VERSIONS = [(version, name) for version, name, _ in migrations.MIGRATIONS]
 
 
 def sqlite_url(path: Path) -> str:
@@ -31,8 +42,13 @@ def sqlite_url(path: Path) -> str:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path / "memory" / "release-agent.db")
+def db_url(database_url: str) -> str:
+    return database_url
+
+
+def engine_of(url: str) -> sa.Engine:
+    """A plain engine (no pragmas, no store) for the URL, with release-agent's driver."""
+    return sa.create_engine(normalize(sa.engine.make_url(url)))
 
 
 @pytest.fixture
@@ -43,9 +59,9 @@ def file_store(db_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """An in-memory database: the same code, without waiting for the disk."""
-    opened = Store.open("sqlite://")
+def store(db_url: str) -> Iterator[Store]:
+    """A fresh database on the backend under test."""
+    opened = Store.open(db_url)
     yield opened
     opened.close()
 
@@ -70,63 +86,114 @@ def tables(store: Store) -> set[str]:
 # -- opening and migrating ------------------------------------------------------------------
 
 
-def test_a_blank_database_is_migrated_to_version_1_once(db_url: str) -> None:
+def test_a_blank_database_is_migrated_to_the_latest_version_once(db_url: str) -> None:
     first = Store.open(db_url)
 
-    assert versions(first) == [(1, "initial"), (2, "lookup_indexes")]
-    assert {"episodes", "heuristics", "risk_models", "schema_migrations"} <= tables(first)
+    assert versions(first) == ALL_VERSIONS
+    assert {
+        "episodes",
+        "heuristics",
+        "risk_models",
+        "schema_migrations",
+        "cell_counts",
+        "knowledge",
+        "learner_lease",
+    } <= tables(first)
     assert migrations.migrate(first.engine) == []
     first.close()
 
     again = Store.open(db_url)
-    assert versions(again) == [(1, "initial"), (2, "lookup_indexes")]
+    assert versions(again) == ALL_VERSIONS
     again.close()
 
 
-def test_migrate_applies_pending_versions_in_order_and_reports_them(tmp_path: Path) -> None:
-    engine = sa.create_engine(sqlite_url(tmp_path / "raw.db"))
+def test_migrate_applies_pending_versions_in_order_and_reports_them(db_url: str) -> None:
+    engine = engine_of(db_url)
 
     assert migrations.applied_versions(engine) == set()
-    assert migrations.migrate(engine) == [1, 2]
-    assert migrations.applied_versions(engine) == {1, 2}
+    assert migrations.migrate(engine) == [v for v, _ in ALL_VERSIONS]
+    assert migrations.applied_versions(engine) == {v for v, _ in ALL_VERSIONS}
     assert migrations.migrate(engine) == []
     engine.dispose()
 
 
 def test_a_database_at_the_oldest_schema_is_migrated_forward_keeping_its_data(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    url = sqlite_url(tmp_path / "old.db")
-    engine = sa.create_engine(url)
+    """A version-1 database (text times and JSON, no counts, no snapshots, a fitted model
+    and an active heuristic) opens at the latest version with its data: times and
+    documents read back the same (native types on PostgreSQL), its outcomes counted in
+    their cells, and its learned knowledge published as the first snapshot."""
+    engine = engine_of(db_url)
     with engine.begin() as conn:
-        schema.schema_migrations.create(conn)
+        schema_v1.schema_migrations.create(conn)
         migrations.m001_initial(conn)
         conn.execute(
-            schema.schema_migrations.insert().values(version=1, name="initial", applied_at="x")
+            schema_v1.schema_migrations.insert().values(
+                version=1, name="initial", applied_at="2026-01-01T00:00:00+00:00"
+            )
         )
         conn.execute(
-            schema.episodes.insert().values(
-                release_id="old-1",
+            schema_v1.episodes.insert(),
+            [
+                {
+                    "release_id": f"old-{i}",
+                    "created_at": "2026-01-01T00:00:00.000000+00:00",
+                    "source": "imported",
+                    "decision": "GO",
+                    "record_json": '{"b": 1, "a": [true, null]}',
+                    "service": "blog",
+                    "result": "incident" if i == 0 else "success",
+                    "failed": 1 if i == 0 else 0,
+                    "outcome_at": "2026-01-02T03:04:05.000006+00:00",
+                }
+                for i in range(3)
+            ],
+        )
+        conn.execute(
+            schema_v1.risk_models.insert().values(
+                fitted_at="2026-01-02T00:00:00+00:00",
+                outcomes_seen=3,
+                params_json=RiskModel.prior().to_json(),
+            )
+        )
+        conn.execute(
+            schema_v1.heuristics.insert().values(
+                when_json='{"service": "blog"}',
+                when_key="service=blog",
+                recommendation="DELAY",
+                confidence=0.7,
+                provenance="human",
+                status="active",
                 created_at="2026-01-01T00:00:00+00:00",
-                source="imported",
-                decision="GO",
-                record_json="{}",
-                service="blog",
             )
         )
     engine.dispose()
 
-    store = Store.open(url)
+    store = Store.open(db_url)
 
-    assert versions(store) == [(1, "initial"), (2, "lookup_indexes")]
-    assert store.count_decisions(source="imported") == 1
+    assert versions(store) == ALL_VERSIONS
+    assert store.count_decisions(source="imported") == 3
+    [newest, *_] = store.list_episodes()
+    assert newest.created_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert store.outcome_cells().count({"service": "blog"}) == (3, 1)
+    snapshot = store.knowledge()
+    assert snapshot.version == 1 and snapshot.model_id is not None
+    assert [h.when for h in snapshot.heuristics] == [{"service": "blog"}]
     with store.engine.connect() as conn:
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("episodes")}
+        columns = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("episodes")}
+        stored = conn.execute(sa.select(schema.episodes.c.record_json)).scalars().first()
     assert {"ix_episodes_source", "ix_episodes_service_deploy"} <= indexes
+    assert stored is not None and json.loads(stored) == {"a": [True, None], "b": 1}
+    if store.engine.dialect.name == "postgresql":
+        assert isinstance(columns["created_at"], postgresql.TIMESTAMP)
+        assert columns["created_at"].timezone
+        assert isinstance(columns["record_json"], postgresql.JSONB)
     store.close()
 
 
-def test_the_parent_folder_of_a_file_database_is_created(tmp_path: Path) -> None:
+def test_the_parent_folder_of_a_file_database_is_created(tmp_path: Path, sqlite_only: None) -> None:
     path = tmp_path / "a" / "b" / "c.db"
 
     Store.open(sqlite_url(path)).close()
@@ -150,18 +217,20 @@ def test_a_failing_migration_leaves_neither_its_changes_nor_its_record(
     with pytest.raises(RuntimeError):
         migrations.migrate(store.engine)
 
-    assert versions(store) == [(1, "initial"), (2, "lookup_indexes")]
+    assert versions(store) == ALL_VERSIONS
     assert "half_done" not in tables(store)
 
 
-def test_a_file_database_runs_in_wal_mode_with_full_sync(file_store: Store) -> None:
+def test_a_file_database_runs_in_wal_mode_with_full_sync(
+    file_store: Store, sqlite_only: None
+) -> None:
     with file_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_every_new_connection_gets_the_pragmas(file_store: Store) -> None:
+def test_every_new_connection_gets_the_pragmas(file_store: Store, sqlite_only: None) -> None:
     file_store.engine.dispose()  # drop pooled connections; the next one is new
     with file_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
@@ -191,15 +260,17 @@ def test_a_url_whose_driver_is_missing_is_a_release_agent_error() -> None:
         Store.open("postgresql+psycopg2://user@127.0.0.1:1/release_agent")
 
 
-def test_the_default_database_lives_in_the_data_directory(tmp_path: Path) -> None:
+def test_the_default_database_lives_in_the_data_directory(
+    tmp_path: Path, sqlite_only: None
+) -> None:
     opened = Store.open()
 
-    assert Path(opened.engine.url.database).is_relative_to(tmp_path / "data")
+    assert Path(opened.engine.url.database or "").is_relative_to(tmp_path / "data")
     opened.close()
 
 
 def test_release_agent_db_names_the_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_only: None
 ) -> None:
     path = tmp_path / "chosen.db"
     monkeypatch.setenv("RELEASE_AGENT_DB", sqlite_url(path))
@@ -305,12 +376,19 @@ def test_replace_overwrites_an_outcome(agent: Agent, store: Store) -> None:
 
 
 def test_agent_record_outcome_goes_to_the_store(agent: Agent, store: Store) -> None:
+    """The outcome the agent is told is the one the store keeps, and learning counts it:
+    an incident is a failed deploy of that release, with its notes."""
     record = agent.decide(get("monday-low").request)
+    assert store.count_outcomes() == 0
 
-    agent.record_outcome(record.release_id, Result.success)
+    told = agent.record_outcome(record.release_id, Result.incident, notes="paged at 02:10")
 
-    assert store.get_decision(record.release_id).outcome is not None
-    assert agent.get(record.release_id).outcome.result is Result.success  # type: ignore[union-attr]
+    kept = store.get_decision(record.release_id).outcome
+    assert kept == told
+    assert (told.result, told.notes) == (Result.incident, "paged at 02:10")
+    assert store.count_outcomes() == 1
+    cells = store.outcome_cells()
+    assert (int(cells.deployed.sum()), int(cells.failures.sum())) == (1, 1)
 
 
 # -- listings -----------------------------------------------------------------------------
@@ -424,6 +502,34 @@ def test_similar_episodes_newest_wins_a_tie(agent: Agent, store: Store) -> None:
     assert [row.release_id for row in store.similar_episodes(context, k=1)] == [newer.release_id]
 
 
+def test_similar_episodes_are_read_from_indexes_not_a_scan(
+    agent: Agent, store: Store, sqlite_only: None
+) -> None:
+    """Recall reads the newest deploys of the service, and of the feature risk and
+    criticality, each from its partial index: its cost does not grow with the history."""
+    record = agent.decide(request_for("search"))
+    store.record_outcome(record.release_id, Result.success)
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "episodes" in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        store.similar_episodes(evaluate(request_for("search"), agent.policy.settings))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", capture)
+
+    with store.engine.connect() as conn:
+        statement, parameters = statements[0]
+        steps = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    plan = [str(step[-1]) for step in steps]
+    assert any("USING INDEX ix_episodes_recall_service" in step for step in plan), plan
+    assert any("USING INDEX ix_episodes_recall_levels" in step for step in plan), plan
+    assert not any(step.startswith("SCAN episodes") and "INDEX" not in step for step in plan)
+
+
 # -- hypothesis: whatever is decided loads back equal ----------------------------------------
 
 names = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,24}\Z")
@@ -446,10 +552,14 @@ requests = st.builds(
 
 
 @pytest.fixture(scope="module")
-def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    opened = Store.open(sqlite_url(tmp_path_factory.mktemp("roundtrip") / "memory.db"))
+def shared_agent(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str | None
+) -> Iterator[Agent]:
+    url = create_database(postgres_server, tmp_path_factory.mktemp("roundtrip"))
+    opened = Store.open(url)
     yield Agent(opened)
     opened.close()
+    drop_database(postgres_server, url)
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,8 +1,12 @@
 """One learning run: stored heuristics are re-checked against the outcomes, new ones
-extracted, validated and stored, and the risk model refitted.
+extracted, validated and stored, the risk model refitted, and a new knowledge snapshot
+published.
 
-One run reads memory once (:meth:`release_agent.memory.store.Store.outcome_cells`, a single
-aggregate query); every recount, the mining and the risk model's fit work on those cells.
+One run reads memory once, as cells (:meth:`release_agent.memory.store.Store.outcome_cells`,
+the counts kept per context cell as outcomes are written); every recount, the mining and
+the risk model's fit work on those cells, so a run costs by the number of cells, not of
+episodes. One learner runs at a time per database, across processes
+(:meth:`~release_agent.memory.store.Store.learner_lock`).
 
 1. Stored heuristics that share a merge key merge into one (see :mod:`.book`).
 2. Cautionary heuristics are re-checked against the base rate (see
@@ -14,8 +18,10 @@ aggregate query); every recount, the mining and the risk model's fit work on tho
    heuristic book (:mod:`.book`), which validates it with its recount, keeps a rejection
    with its reason and merges a duplicate into the stored heuristic. A fault in an
    LLM's extraction adds nothing.
-5. All changes are written in one transaction; then the risk model is refitted (with
-   the active mined patterns as effects) and stored.
+5. All changes to the heuristics are written in one transaction; then the risk model is
+   refitted (with the active mined patterns as effects) outside any transaction, and
+   stored and published with the active heuristics as the next knowledge version in
+   another. Decisions go on reading the previous snapshot until that commits.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from ..reasoners.builtin import BuiltinReasoner
 from ..reasoners.calls import invoke
 from ..stats import mining
 from ..stats.evidence import Baseline
+from ..stats.knowledge import Knowledge
 from ..stats.lifecycle import Change
-from ..stats.risk_model import RiskModel
+from ..stats.priors import stated_in
 from . import knowledge
 from .book import Considered, HeuristicBook
 
@@ -56,6 +63,8 @@ class LearnReport:
     outcomes: int = 0
     base_rate: float | None = None
     calls: list[ReasonerCall] = field(default_factory=list)
+    knowledge_version: int | None = None
+    """The knowledge version the run published."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,12 +99,25 @@ def learn(
     store: Store,
     policy: Policy,
     reasoner: Reasoner,
-    warm: RiskModel | None = None,
-) -> tuple[LearnReport, RiskModel]:
-    """Learn from every outcome in memory now; returns the report and the refitted model.
+    known: Knowledge | None = None,
+    *,
+    wait: float = 0.0,
+) -> tuple[LearnReport, Knowledge]:
+    """Learn from every outcome in memory now; returns the report and the knowledge
+    snapshot the run published. ``known`` is the caller's newest snapshot, if it has one
+    (the fit starts from its model, and it is not read again).
 
-    Raises StoreError when the database fails (nothing is written then).
+    Raises LearnerBusy when another learner holds the lock for more than ``wait``
+    seconds (nothing is done), StoreError when the database fails (the heuristics'
+    changes are then written entirely or not at all, and no snapshot is published).
     """
+    with store.learner_lock(wait):
+        return _run(store, policy, reasoner, store.knowledge(known))
+
+
+def _run(
+    store: Store, policy: Policy, reasoner: Reasoner, known: Knowledge
+) -> tuple[LearnReport, Knowledge]:
     now = datetime.now(UTC)
     cells = store.outcome_cells()
     deployed, failures = cells.totals
@@ -142,11 +164,18 @@ def learn(
             report.rejected.append(why)
     with store.transaction() as conn:
         book.write(store, conn)
+        active = store.list_heuristics(HeuristicStatus.active, conn=conn)
 
     # The risk model takes the active mined patterns as effects of its own, so it is
-    # refitted after the heuristics are written.
-    model = knowledge.fit(store, warm=warm, cells=cells.risk_cells())
-    return report, model
+    # fitted after the heuristics are written; outside any transaction, since it takes
+    # a while and writers must not wait for it.
+    model = knowledge.fit(
+        cells.risk_cells(), active, warm=known.model, priors=stated_in(policy.priors)
+    )
+    with store.transaction() as conn:
+        published = store.publish_knowledge(conn, "learn", model, deployed)
+    report.knowledge_version = published.version
+    return report, published
 
 
 def recent_summaries(store: Store, limit: int = RECENT) -> list[EpisodeSummary]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,14 +21,8 @@ def attributes_of(row: sa.Row[Any]) -> dict[str, Any]:
     return out
 
 
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 def episode_of(row: sa.Row[Any]) -> Episode:
     m = row._mapping
-    created = _time(m["created_at"])
-    assert created is not None
     return Episode(
         release_id=m["release_id"],
         source=m["source"],
@@ -37,8 +30,8 @@ def episode_of(row: sa.Row[Any]) -> Episode:
         decision=Decision(m["decision"]),
         result=m["result"],
         outcome_notes=m["outcome_notes"],
-        created_at=created,
-        deploy_at=_time(m["deploy_at"]),
+        created_at=m["created_at"],
+        deploy_at=m["deploy_at"],
         reason=m["reason"],
         summary=m["summary"] or "",
     )

@@ -1,10 +1,15 @@
-"""Versioned, ordered, transactional migrations.
+"""Versioned, ordered, transactional, locked migrations.
 
 Each migration is a function of an open connection, applied once, inside the same
-transaction as the row that records it: a crash leaves either both or neither. Append
-new migrations to MIGRATIONS; never edit one that has shipped. (``m001`` creates the
-first tables from ``schema``; when a later migration changes one of them, freeze the
-v1 definition here before changing ``schema``.)
+transaction as the row that records it: a crash leaves either both or neither. A run of
+:func:`migrate` holds the migration lock from the moment it reads which versions are
+applied until it commits — the write lock on SQLite (BEGIN IMMEDIATE), an advisory lock
+on PostgreSQL — so any number of processes may open a blank database at once: the first
+migrates it, the others wait and then find nothing to do.
+
+Append new migrations to MIGRATIONS; never edit one that has shipped. ``m001`` builds
+the tables frozen in :mod:`.schema_v1`; a later migration creating a table may build it
+from :mod:`.schema` until a migration after it changes that table.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from . import schema
+from . import cells, schema, schema_v1
+from . import knowledge as snapshots
 
 Migration = Callable[[sa.Connection], None]
 WRITE = "release_agent_write"
 """Execution option marking a transaction that will write (SQLite: BEGIN IMMEDIATE)."""
+MIGRATION_LOCK = 0x7265_6C6D_6967_7201
+"""The PostgreSQL advisory lock key of migrations (an arbitrary, fixed number)."""
 
 
 @contextmanager
@@ -32,10 +40,19 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
+@contextmanager
+def locked(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction holding the migration lock until it ends."""
+    with writing(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        yield conn
+
+
 def m001_initial(conn: sa.Connection) -> None:
-    schema.metadata.create_all(
+    schema_v1.metadata.create_all(
         conn,
-        tables=[schema.episodes, schema.heuristics, schema.risk_models],
+        tables=[schema_v1.episodes, schema_v1.heuristics, schema_v1.risk_models],
     )
 
 
@@ -48,32 +65,129 @@ def m002_lookup_indexes(conn: sa.Connection) -> None:
     )
 
 
+_TIMES = {
+    "schema_migrations": ("applied_at",),
+    "episodes": ("created_at", "deploy_at", "next_window", "outcome_at"),
+    "heuristics": ("created_at", "last_checked"),
+    "risk_models": ("fitted_at",),
+}
+_DOCUMENTS = {
+    "episodes": ("record_json",),
+    "heuristics": ("when_json",),
+    "risk_models": ("params_json",),
+}
+
+
+def m003_native_types(conn: sa.Connection) -> None:
+    """PostgreSQL: times become ``timestamptz`` and JSON documents ``jsonb`` (they were
+    ISO text and text). SQLite has neither type; nothing changes there."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table, columns in _TIMES.items():
+        changes = ", ".join(
+            f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns
+        )
+        conn.execute(sa.text(f"ALTER TABLE {table} {changes}"))
+    for table, columns in _DOCUMENTS.items():
+        changes = ", ".join(f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb" for c in columns)
+        conn.execute(sa.text(f"ALTER TABLE {table} {changes}"))
+
+
+def m004_cell_counts(conn: sa.Connection) -> None:
+    """Outcome counts per context cell (see :mod:`.cells`), counted from the episodes."""
+    add_attribute_columns(conn, "episodes")
+    schema.cell_counts.create(conn)
+    cells.rebuild(conn)
+
+
+def m005_knowledge(conn: sa.Connection) -> None:
+    """Knowledge snapshots and the learner's lease. A database that has learned already
+    gets its first snapshot from its stored fit and active heuristics, so that decisions
+    go on using them."""
+    schema.knowledge.create(conn)
+    schema.learner_lease.create(conn)
+    r = schema_v1.risk_models
+    latest = conn.execute(
+        sa.select(r.c.id, r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
+    ).first()
+    h = schema.heuristics
+    active = conn.execute(
+        sa.select(sa.func.count()).select_from(h).where(h.c.status == "active")
+    ).scalar_one()
+    if latest is not None or active:
+        snapshots.publish(
+            conn,
+            "migration",
+            model_id=latest.id if latest else None,
+            outcomes=int(latest.outcomes_seen) if latest else 0,
+        )
+
+
+def m006_recall_indexes(conn: sa.Connection) -> None:
+    """Indexes every decision reads: recall of similar episodes (Store.similar_episodes)
+    and the decisions around a moment (Store.recent_contexts)."""
+    wanted = ("ix_episodes_recall_service", "ix_episodes_recall_levels", "ix_episodes_deploy")
+    for index in schema.episodes.indexes:
+        if index.name in wanted:
+            index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lookup_indexes", m002_lookup_indexes),
+    (3, "native_types", m003_native_types),
+    (4, "cell_counts", m004_cell_counts),
+    (5, "knowledge", m005_knowledge),
+    (6, "recall_indexes", m006_recall_indexes),
 ]
 
 
+def add_attribute_columns(conn: sa.Connection, table: str = "episodes") -> list[str]:
+    """Add the column of every registered context attribute that ``table`` (episodes or
+    cell_counts) lacks, nullable, so rows stored before simply do not know it: a new
+    attribute in the registry needs no migration of its own. Returns the columns added."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    added = []
+    for column in schema.attribute_columns():
+        if column.name not in present:
+            kind = column.type.compile(dialect=conn.dialect)
+            name = conn.dialect.identifier_preparer.quote(column.name)
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+            added.append(column.name)
+    return added
+
+
+def _versions(conn: sa.Connection) -> set[int]:
+    schema_v1.schema_migrations.create(conn, checkfirst=True)
+    return set(conn.execute(sa.select(schema_v1.schema_migrations.c.version)).scalars())
+
+
 def applied_versions(engine: sa.Engine) -> set[int]:
-    with writing(engine) as conn:
-        schema.schema_migrations.create(conn, checkfirst=True)
-        rows = conn.execute(sa.select(schema.schema_migrations.c.version)).scalars()
-        return set(rows)
+    with locked(engine) as conn:
+        return _versions(conn)
 
 
 def migrate(engine: sa.Engine) -> list[int]:
-    """Apply every pending migration in order; return the versions applied now."""
-    done = applied_versions(engine)
+    """Apply every pending migration in order, then add the columns of new attributes;
+    return the versions applied now. One transaction under the migration lock: a failing
+    migration leaves none of this run's changes."""
     applied = []
-    for version, name, function in MIGRATIONS:
-        if version in done:
-            continue
-        with writing(engine) as conn:
+    with locked(engine) as conn:
+        done = _versions(conn)
+        for version, name, function in MIGRATIONS:
+            if version in done:
+                continue
             function(conn)
+            # An untyped ISO text: the column is text until m003 and timestamptz after
+            # it, which reads the same text.
             conn.execute(
-                schema.schema_migrations.insert().values(
-                    version=version, name=name, applied_at=datetime.now(UTC).isoformat()
-                )
+                sa.text(
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    "VALUES (:version, :name, :applied_at)"
+                ),
+                {"version": version, "name": name, "applied_at": datetime.now(UTC).isoformat()},
             )
-        applied.append(version)
+            applied.append(version)
+        add_attribute_columns(conn, "episodes")
+        add_attribute_columns(conn, "cell_counts")
     return applied

@@ -27,18 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..domain.attributes import complete
 from ..domain.conditions import KNOWN_ATTRIBUTES, normalize
 from ..domain.errors import ImportFormatError, InvalidInput
 from ..domain.models import (
     MAX_YEAR,
     MIN_YEAR,
-    Day,
     Decision,
     HeuristicStatus,
     Result,
 )
 from ..domain.policy import DecisionSettings
-from .store import Store, iso
+from .store import Store
+from .types import iso
 
 _NAMESPACE = uuid.UUID("6f1c1d0e-6f53-4b8e-9a54-2f1b7f0d8e11")
 _DECISIONS = {"GO": Decision.GO, "NO_GO": Decision.NO_GO, "DELAY": Decision.DELAY}
@@ -82,17 +83,7 @@ def _context(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]
         context = normalize(values, where) if values else {}
     except InvalidInput as error:
         raise ImportFormatError(str(error), field=error.field) from None
-    day, hour = context.get("day_of_week"), context.get("hour_of_day")
-    if day is not None:
-        context.setdefault("weekend", day in (Day.SAT.value, Day.SUN.value))
-    if hour is not None:
-        start, end = settings.business_hours
-        context.setdefault("out_of_hours", not (start <= hour < end))
-        if day is not None:
-            context.setdefault(
-                "friday_afternoon", day == Day.FRI.value and hour >= settings.friday_afternoon_from
-            )
-    return context
+    return complete(context, settings)
 
 
 def _episode(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]:

@@ -1,13 +1,15 @@
-"""The store: one interface over SQLAlchemy Core, SQLite by default, any URL it accepts.
+"""The store: one interface over SQLAlchemy Core, SQLite by default, PostgreSQL by a URL.
 
 Every write runs in one transaction; SQLite runs in WAL mode with ``synchronous=FULL``,
 so a write that returned has reached the disk and survives a crash of the process or
-the machine.
+the machine. A write of an outcome updates its cell's counts (:mod:`.cells`) in the same
+transaction. PostgreSQL connections are checked before use, so a restarted server costs
+no failed request. No error message names the database's password.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..domain.attributes import ATTRIBUTES, Kind
 from ..domain.episodes import Episode
 from ..domain.errors import Conflict, InvalidInput, NotFound, StoreError
 from ..domain.models import (
@@ -32,9 +35,26 @@ from ..domain.models import (
     Result,
 )
 from ..stats.cells import CELL_ATTRIBUTES, Cells
-from . import schema
+from ..stats.knowledge import Knowledge
+from ..stats.risk_model import RiskModel
+from . import cells, schema
+from . import knowledge as snapshots
 from .episodes import episode_of
+from .lease import learner_lock
 from .migrations import WRITE, migrate, writing
+from .rows import episode_row, heuristic_from_row, heuristic_row, record_from_row
+from .types import iso
+from .urls import normalize, scrub, shown
+
+__all__ = [
+    "Store",
+    "default_url",
+    "episode_row",
+    "heuristic_from_row",
+    "heuristic_row",
+    "iso",
+    "record_from_row",
+]
 
 
 def default_url() -> str:
@@ -44,13 +64,6 @@ def default_url() -> str:
         return configured
     path = Path(platformdirs.user_data_dir("release-agent")) / "release-agent.db"
     return f"sqlite:///{path}"
-
-
-def iso(moment: datetime | None) -> str | None:
-    """UTC ISO text with a fixed width, so that text order is time order."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _sqlite_scratch(dbapi_connection: Any, _record: Any) -> None:
@@ -78,7 +91,8 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 class Store:
-    """Decisions, outcomes, heuristics and the fitted risk model of one database."""
+    """Decisions, outcomes, cell counts, heuristics and knowledge snapshots of one
+    database."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -93,26 +107,37 @@ class Store:
         """
         url = url or default_url()
         try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError:
+            parsed = normalize(sa.engine.make_url(url))
+        except (sa.exc.ArgumentError, ValueError):
             raise InvalidInput(
-                f"{url!r} is not a database URL such as sqlite:///path/to/file.db",
+                f"{shown(url)!r} is not a database URL such as sqlite:///path/to/file.db "
+                "or postgresql://user@host/dbname",
                 field="db",
             ) from None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {}
+        if parsed.get_backend_name() != "sqlite":
+            # A server may have restarted since a pooled connection was opened: check
+            # each one before use, so that no request fails on a dead connection.
+            options["pool_pre_ping"] = True
         try:
-            engine = sa.create_engine(parsed)
+            engine = sa.create_engine(parsed, **options)
         except sa.exc.NoSuchModuleError:
             raise InvalidInput(
                 f"{parsed.drivername!r} is not a database SQLAlchemy knows; use a URL such "
-                "as sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+                "as sqlite:///path/to/file.db or postgresql://user@host/dbname",
                 field="db",
             ) from None
         except ImportError as error:
+            hint = (
+                "pip install 'release-agent[postgres]'"
+                if parsed.get_backend_name() == "postgresql"
+                else f"pip install {error.name}"
+            )
             raise InvalidInput(
                 f"the driver for {parsed.drivername!r} is not installed ({error.name}); "
-                f"install it, e.g. pip install {error.name}",
+                f"install it: {hint}",
                 field="db",
             ) from None
         try:
@@ -123,7 +148,10 @@ class Store:
                     sa.event.listen(engine, "connect", _sqlite_scratch)
             migrate(engine)
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot open database {url}: {error}") from error
+            engine.dispose()
+            raise StoreError(
+                f"cannot open database {shown(parsed)}: {scrub(str(error), parsed)}"
+            ) from None
         return cls(engine)
 
     def close(self) -> None:
@@ -136,7 +164,9 @@ class Store:
             with writing(self.engine) as conn:
                 yield conn
         except SQLAlchemyError as error:
-            raise StoreError(f"database write failed: {error}") from error
+            raise StoreError(
+                f"database write failed: {scrub(str(error), self.engine.url)}"
+            ) from None
 
     @contextmanager
     def reading(self) -> Iterator[sa.Connection]:
@@ -144,7 +174,9 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as error:
-            raise StoreError(f"database read failed: {error}") from error
+            raise StoreError(
+                f"database read failed: {scrub(str(error), self.engine.url)}"
+            ) from None
 
     # -- decisions -----------------------------------------------------------------
 
@@ -161,8 +193,8 @@ class Store:
 
     def insert_episodes(self, rows: Sequence[dict[str, Any]], conn: sa.Connection) -> int:
         """Insert episode rows (from :func:`.seedformat.parse`) inside the transaction
-        ``conn``, skipping those whose release id is stored already; returns how many were
-        added."""
+        ``conn``, skipping those whose release id is stored already, and count their
+        outcomes into their cells; returns how many were added."""
         if not rows:
             return 0
         e = schema.episodes
@@ -176,6 +208,10 @@ class Store:
         fresh = [r for r in rows if r["release_id"] not in existing]
         if fresh:
             conn.execute(e.insert(), fresh)
+            cells.add(
+                conn,
+                (cells.of_outcome(r, int(r["failed"] or 0)) for r in fresh if r.get("result")),
+            )
         return len(fresh)
 
     def get_decision(self, release_id: str) -> DecisionRecord:
@@ -243,8 +279,18 @@ class Store:
             raise InvalidInput(f"must be at most {MAX_NOTES} characters", field="notes")
         outcome = OutcomeRecord(result=result, notes=notes, recorded_at=at or datetime.now(UTC))
         with self.transaction() as conn:
+            # FOR UPDATE (PostgreSQL): a concurrent outcome for the same release waits, so
+            # it sees this one (a Conflict) and the cell counts change once.
             row = conn.execute(
-                sa.select(e.c.id, e.c.result, e.c.source).where(e.c.release_id == release_id)
+                sa.select(
+                    e.c.id,
+                    e.c.result,
+                    e.c.failed,
+                    e.c.source,
+                    *(e.c[name] for name in CELL_ATTRIBUTES),
+                )
+                .where(e.c.release_id == release_id)
+                .with_for_update()
             ).first()
             if row is None or row.source != "agent":
                 # imported episodes come with the outcome their file gave them
@@ -263,9 +309,14 @@ class Store:
                     result=result.value,
                     failed=int(result.failed),
                     outcome_notes=notes,
-                    outcome_at=iso(outcome.recorded_at),
+                    outcome_at=outcome.recorded_at,
                 )
             )
+            attributes = dict(row._mapping)
+            changes = [cells.of_outcome(attributes, int(result.failed))]
+            if row.result is not None:
+                changes.append(cells.of_outcome(attributes, int(row.failed or 0), sign=-1))
+            cells.add(conn, changes)
         return outcome
 
     def count_decisions(self, source: str | None = "agent") -> int:
@@ -285,20 +336,41 @@ class Store:
             )
 
     def outcome_cells(self, conn: sa.Connection | None = None) -> Cells:
-        """Every deployed episode with an outcome, grouped by every context attribute: the
-        one aggregate query learning reads memory with. ``conn`` reads inside a running
-        transaction (an import counts what it has just written)."""
-        e = schema.episodes
-        columns = [e.c[name] for name in CELL_ATTRIBUTES]
-        query = (
-            sa.select(*columns, sa.func.count(), sa.func.sum(e.c.failed))
-            .where(e.c.result.is_not(None))
-            .group_by(*columns)
-        )
+        """Every deploy with an outcome, counted per context cell: what learning reads
+        memory as. Read from the counts kept as outcomes are written, so it costs by the
+        number of cells, not of episodes. ``conn`` reads inside a running transaction (an
+        import counts what it has just written)."""
         if conn is not None:
-            return Cells.from_rows(conn.execute(query).all())
+            return cells.read(conn)
         with self.reading() as reader:
-            return Cells.from_rows(reader.execute(query).all())
+            return cells.read(reader)
+
+    def rebuild_cell_counts(self) -> int:
+        """Recount every cell from the episodes, in one transaction (writers wait for
+        it); returns the number of cells. Needed only when episodes were written around
+        the store, e.g. by hand in SQL."""
+        with self.transaction() as conn:
+            return cells.rebuild(conn)
+
+    def recent_contexts(
+        self, before: datetime, days: float, limit: int = 400
+    ) -> list[dict[str, Any]]:
+        """The contexts (registry attributes) of the decisions that would deploy in the
+        ``days`` before ``before``, newest first, at most ``limit``."""
+        e = schema.episodes
+        columns = [e.c[a.name] for a in ATTRIBUTES]
+        query = (
+            sa.select(*columns)
+            .where(e.c.deploy_at < before)
+            .where(e.c.deploy_at >= before - timedelta(days=days))
+            .order_by(e.c.deploy_at.desc())
+            .limit(limit)
+        )
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {a.name: row[i] for i, a in enumerate(ATTRIBUTES) if row[i] is not None} for row in rows
+        ]
 
     def recent_outcomes(self, service: str, before: datetime, hours: float = 24.0) -> list[Episode]:
         """Deploys of ``service`` with a recorded outcome that went out in the ``hours``
@@ -307,39 +379,44 @@ class Store:
         query = (
             sa.select(e)
             .where(e.c.service == service, e.c.result.is_not(None))
-            .where(e.c.deploy_at < iso(before))
-            .where(e.c.deploy_at >= iso(before - timedelta(hours=hours)))
+            .where(e.c.deploy_at < before)
+            .where(e.c.deploy_at >= before - timedelta(hours=hours))
             .order_by(e.c.deploy_at.desc(), e.c.id.desc())
         )
         with self.reading() as conn:
             return [episode_of(row) for row in conn.execute(query).all()]
 
     def similar_episodes(self, context: Context, k: int = 3, pool: int = 60) -> list[Episode]:
-        """The ``k`` past deploys with outcomes most like ``context`` (newest win ties)."""
+        """The ``k`` past deploys with outcomes most like ``context`` (newest win ties),
+        among the ``pool`` newest that share its service or its feature risk and
+        criticality.
+
+        Those are read as the newest ``pool`` of each kind, each from its own index
+        (``ix_episodes_recall_*``), and merged: the same rows a scan would find, at a cost
+        that does not grow with the history.
+        """
         e = schema.episodes
-        query = (
-            sa.select(e)
-            .where(e.c.result.is_not(None))
-            .where(
-                sa.or_(
-                    e.c.service == context.service,
-                    sa.and_(
-                        e.c.feature_risk == context.feature_risk.value,
-                        e.c.service_criticality == context.service_criticality.value,
-                    ),
-                )
-            )
-            .order_by(e.c.id.desc())
-            .limit(pool)
-        )
+        values = {
+            "service": context.service,
+            "feature_risk": context.feature_risk.value,
+            "service_criticality": context.service_criticality.value,
+        }
         with self.reading() as conn:
-            rows = conn.execute(query).all()
-        target = context.attributes()
-        scored = sorted(
-            enumerate(rows),
-            key=lambda pair: (-_similarity(target, pair[1]), pair[0]),
-        )
-        return [episode_of(row) for _, row in scored[:k]]
+            found = {row.id: row for row in conn.execute(_recall(pool), values)}
+            rows = [found[i] for i in sorted(found, reverse=True)[:pool]]
+            target = context.attributes()
+            scored = sorted(
+                enumerate(rows),
+                key=lambda pair: (-_similarity(target, pair[1]), pair[0]),
+            )
+            kept = [row.id for _, row in scored[:k]]
+            if not kept:
+                return []
+            columns = [c for c in e.c if c.name != "record_json"]
+            full = {
+                row.id: row for row in conn.execute(sa.select(*columns).where(e.c.id.in_(kept)))
+            }
+        return [episode_of(full[i]) for i in kept]
 
     # -- heuristics ----------------------------------------------------------------
 
@@ -364,52 +441,87 @@ class Store:
         return self.list_heuristics(HeuristicStatus.active)
 
     def insert_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> int:
+        """Store a new heuristic; returns its id. Inside a caller's transaction ``conn``
+        (learning, an import) the caller publishes the knowledge; alone, the change is
+        published at once, so the next decision sees it."""
         statement = schema.heuristics.insert().values(**heuristic_row(heuristic))
         if conn is not None:
             return _new_id(conn.execute(statement))
         with self.transaction() as tx:
-            return _new_id(tx.execute(statement))
+            new_id = _new_id(tx.execute(statement))
+            self.publish_knowledge(tx, "heuristics")
+        return new_id
 
     def update_heuristic(self, heuristic: Heuristic, conn: sa.Connection | None = None) -> None:
-        if heuristic.id is None:
-            raise ValueError("update_heuristic needs a stored heuristic")
-        values = heuristic_row(heuristic)
-        statement = schema.heuristics.update().where(schema.heuristics.c.id == heuristic.id)
+        """Overwrite a stored heuristic (published as :meth:`insert_heuristic` says)."""
         if conn is not None:
-            conn.execute(statement.values(**values))
+            self.update_heuristics([heuristic], conn)
             return
         with self.transaction() as tx:
-            tx.execute(statement.values(**values))
+            self.update_heuristics([heuristic], tx)
+            self.publish_knowledge(tx, "heuristics")
 
-    # -- the fitted risk model -------------------------------------------------------
+    def update_heuristics(self, changed: Sequence[Heuristic], conn: sa.Connection) -> None:
+        """Overwrite stored heuristics inside the caller's transaction, in one statement
+        (a learning run re-checks every live heuristic)."""
+        if any(h.id is None for h in changed):
+            raise ValueError("update_heuristics needs stored heuristics")
+        if not changed:
+            return
+        h = schema.heuristics
+        statement = (
+            h.update()
+            .where(h.c.id == sa.bindparam("_id"))
+            .values({name: sa.bindparam(name) for name in heuristic_row(changed[0])})
+        )
+        conn.execute(statement, [{"_id": x.id, **heuristic_row(x)} for x in changed])
 
-    def save_risk_model(self, params_json: str, outcomes_seen: int) -> None:
-        with self.transaction() as conn:
-            conn.execute(schema.risk_models.delete())
-            conn.execute(
-                schema.risk_models.insert().values(
-                    fitted_at=iso(datetime.now(UTC)),
-                    outcomes_seen=outcomes_seen,
-                    params_json=params_json,
-                )
-            )
+    # -- knowledge ------------------------------------------------------------------
 
-    def risk_model_outcomes(self) -> int | None:
-        """How many outcomes the stored model was fitted with (None: no model)."""
-        r = schema.risk_models
+    def knowledge(self, known: Knowledge | None = None) -> Knowledge:
+        """The newest published knowledge snapshot (the priors when none was published).
+
+        One indexed lookup when ``known`` is the newest (it is returned as it is), so a
+        decision may ask every time; a new snapshot's fit is parsed only when it is not
+        ``known``'s."""
         with self.reading() as conn:
-            value = conn.execute(
-                sa.select(r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
-            ).scalar()
-        return int(value) if value is not None else None
+            return snapshots.load(conn, known)
 
-    def load_risk_model(self) -> tuple[str, int] | None:
-        r = schema.risk_models
+    def knowledge_version(self) -> int:
+        """The newest snapshot's version; 0 when none was published."""
         with self.reading() as conn:
-            row = conn.execute(
-                sa.select(r.c.params_json, r.c.outcomes_seen).order_by(r.c.id.desc()).limit(1)
-            ).first()
-        return (row.params_json, int(row.outcomes_seen)) if row else None
+            head = snapshots.newest(conn)
+        return int(head.version) if head is not None else 0
+
+    def publish_knowledge(
+        self,
+        conn: sa.Connection,
+        source: str,
+        model: RiskModel | None = None,
+        outcomes: int | None = None,
+    ) -> Knowledge:
+        """Publish a snapshot inside the caller's transaction ``conn`` and return it: the
+        active heuristics as they are in it, with ``model`` (stored now, fitted with
+        ``outcomes``) or, when None, the newest snapshot's model. ``source`` says what
+        published it (learn, import, heuristics)."""
+        if model is None:
+            version = snapshots.publish(conn, source, outcomes=outcomes)
+            return snapshots.at(conn, version, {})
+        seen = outcomes if outcomes is not None else model.evidence
+        model_id = snapshots.save_model(conn, model, seen)
+        version = snapshots.publish(conn, source, model_id, seen)
+        return snapshots.at(conn, version, {model_id: model})
+
+    @contextmanager
+    def learner_lock(self, wait: float = 0.0) -> Iterator[str]:
+        """Hold the one learner lock of this database for the block (see :mod:`.lease`);
+        yields the holder's name. Raises LearnerBusy when another learner keeps it more
+        than ``wait`` seconds, StoreError when the database fails."""
+        try:
+            with learner_lock(self.engine, wait) as holder:
+                yield holder
+        except SQLAlchemyError as error:
+            raise StoreError(f"database failed: {scrub(str(error), self.engine.url)}") from None
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
@@ -419,103 +531,45 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _plain(value: Any) -> Any:
-    return bool(value) if isinstance(value, bool) else value
+@functools.lru_cache(maxsize=8)
+def _recall(pool: int) -> sa.CompoundSelect[Any]:
+    """The candidates of recall (see Store.similar_episodes), built once: the newest
+    ``pool`` deploys with an outcome of the service, and of the feature risk and
+    criticality, each part read from its own index, in one statement. Only the columns
+    the similarity weighs are read."""
+    e = schema.episodes
+    kinds = [
+        e.c.service == sa.bindparam("service"),
+        sa.and_(
+            e.c.feature_risk == sa.bindparam("feature_risk"),
+            e.c.service_criticality == sa.bindparam("service_criticality"),
+        ),
+    ]
+    columns = [e.c.id, *(e.c[a.name] for a in ATTRIBUTES if a.similarity)]
+    parts = [
+        sa.select(*columns)
+        .where(e.c.result.is_not(None), kind)
+        .order_by(e.c.id.desc())
+        .limit(pool)
+        .subquery()
+        for kind in kinds
+    ]
+    return sa.union_all(*(sa.select(part) for part in parts))
 
 
 def _similarity(target: dict[str, Any], row: sa.Row[Any]) -> float:
-    weights = {
-        "service": 3.0,
-        "feature_risk": 2.0,
-        "service_criticality": 1.0,
-        "day_of_week": 1.0,
-        "clash": 1.0,
-        "friday_afternoon": 1.0,
-        "weekend": 1.0,
-        "out_of_hours": 1.0,
-    }
-    score = sum(w for name, w in weights.items() if _plain(row._mapping[name]) == target[name])
-    hour = row._mapping["hour_of_day"]
-    if hour is not None:
-        gap = abs(int(hour) - int(target["hour_of_day"]))
-        score += 1.0 - min(gap, 24 - gap) / 12.0
+    """How alike a stored episode is to ``target``: the registry's similarity weights of
+    the attributes they share; hours count by their distance round the clock."""
+    m = row._mapping
+    score = 0.0
+    for attribute in ATTRIBUTES:
+        if not attribute.similarity:
+            continue
+        value = m[attribute.name]
+        if attribute.kind is Kind.hour:
+            if value is not None and target.get(attribute.name) is not None:
+                gap = abs(int(value) - int(target[attribute.name]))
+                score += attribute.similarity * (1.0 - min(gap, 24 - gap) / 12.0)
+        elif value is not None and value == target.get(attribute.name):
+            score += attribute.similarity
     return score
-
-
-def episode_row(record: DecisionRecord, deploy: Context) -> dict[str, Any]:
-    return {
-        "release_id": record.release_id,
-        "created_at": iso(record.created_at),
-        "source": "agent",
-        "service": deploy.service,
-        "env": deploy.env,
-        "feature_risk": deploy.feature_risk.value,
-        "service_criticality": deploy.service_criticality.value,
-        "day_of_week": deploy.day_of_week.value,
-        "hour_of_day": deploy.hour_of_day,
-        "clash": deploy.clash,
-        "weekend": deploy.weekend,
-        "friday_afternoon": deploy.friday_afternoon,
-        "out_of_hours": deploy.out_of_hours,
-        "deploy_at": iso(deploy.at),
-        "decision": record.decision.value,
-        "reason": record.reason,
-        "confidence": record.confidence,
-        "next_window": iso(record.next_window),
-        "summary": record.summary,
-        "record_json": record.model_dump_json(exclude={"outcome"}),
-    }
-
-
-def record_from_row(row: sa.Row[Any]) -> DecisionRecord:
-    m = row._mapping
-    if m["source"] != "agent":
-        raise NotFound(
-            f"{m['release_id']} is an imported episode, not a decision record", field="release_id"
-        )
-    record = DecisionRecord.model_validate_json(m["record_json"])
-    if m["result"] is not None:
-        record.outcome = OutcomeRecord(
-            result=Result(m["result"]),
-            notes=m["outcome_notes"],
-            recorded_at=datetime.fromisoformat(m["outcome_at"]),
-        )
-    return record
-
-
-def heuristic_row(h: Heuristic) -> dict[str, Any]:
-    from ..domain.conditions import canonical_key
-
-    now = datetime.now(UTC)
-    return {
-        "when_json": json.dumps(h.when, sort_keys=True),
-        "when_key": canonical_key(h.when),
-        "recommendation": h.recommendation.value,
-        "confidence": h.confidence,
-        "support": h.support,
-        "failures": h.failures,
-        "successes": h.successes,
-        "provenance": h.provenance.value,
-        "status": h.status.value,
-        "reason": h.reason,
-        "created_at": iso(h.created_at or now),
-        "last_checked": iso(h.last_checked),
-    }
-
-
-def heuristic_from_row(row: sa.Row[Any]) -> Heuristic:
-    m = row._mapping
-    return Heuristic(
-        id=m["id"],
-        when=json.loads(m["when_json"]),
-        recommendation=Decision(m["recommendation"]),
-        confidence=m["confidence"],
-        support=m["support"],
-        failures=m["failures"],
-        successes=m["successes"],
-        provenance=m["provenance"],
-        status=m["status"],
-        reason=m["reason"],
-        created_at=datetime.fromisoformat(m["created_at"]),
-        last_checked=datetime.fromisoformat(m["last_checked"]) if m["last_checked"] else None,
-    )
