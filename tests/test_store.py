@@ -547,7 +547,11 @@ requests = st.builds(
     service_criticality=levels,
     at=moments,
     clashes=st.lists(names, max_size=3),
-    notes=st.none() | st.text(max_size=200),
+    # NUL and lone surrogates are refused before they reach a store
+    notes=st.none()
+    | st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=200
+    ),
 )
 
 
