@@ -274,7 +274,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if on_postgres():
         return
     needs = {"postgres_only", "postgres_cluster"}
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         (dropped if needs & set(getattr(item, "fixturenames", ())) else kept).append(item)
     if dropped:

@@ -269,7 +269,7 @@ def test_many_windows_are_cut_to_the_cheapest_in_time_order() -> None:
 
 
 # Any text a request may carry: NUL and lone surrogates are refused before any prompt.
-STORABLE = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
+STORABLE = st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])
 
 
 @given(st.text(STORABLE, max_size=200))

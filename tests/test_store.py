@@ -550,7 +550,7 @@ requests = st.builds(
     # NUL and lone surrogates are refused before they reach a store
     notes=st.none()
     | st.text(
-        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=200
+        st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=200
     ),
 )
 
