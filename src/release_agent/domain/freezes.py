@@ -145,9 +145,6 @@ class Freeze(BaseModel):
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The occurrence of this freeze that contains ``moment`` (aware), or None."""
 
-    def describe(self) -> str:
-        return self.name
-
 
 class OnceFreeze(Freeze):
     """A one-off range of date-times; naive ones are local to the freeze's time zone."""
