@@ -207,7 +207,7 @@ def create_app(
         """Every heuristic (active, retired, rejected) with its evidence."""
         return HeuristicList(items=[HeuristicView.of(h) for h in agent.store.list_heuristics()])
 
-    @app.post(f"{API}/learn", tags=["learning"], responses=doc.fails(503))
+    @app.post(f"{API}/learn", tags=["learning"], responses=doc.fails(409, 503))
     def learn() -> LearnReportView:
         """Learn from the outcomes in memory now; answers what changed."""
         with write_lock:
