@@ -121,7 +121,8 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
         ask.policy,
         ask.evidence.model,
         guard,
-        ask.evidence.neighbours,
+        # Only the first moment explores: a window is checked for being a GO itself.
+        ask.evidence.neighbours if moment == ask.request.at else (),
     )
     first = moment == ask.request.at
     ask.trace.add(scheduling.note(priced, moment, ask.evidence.model if first else None))
