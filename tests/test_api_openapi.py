@@ -32,7 +32,7 @@ OWN = {
     ("get", "/api/v1/decisions/{release_id}"): {"200", "404", "503"},
     ("post", "/api/v1/decisions/{release_id}/outcome"): {"200", "201", "404", "409", "422", "503"},
     ("get", "/api/v1/heuristics"): {"200", "503"},
-    ("post", "/api/v1/learn"): {"200", "503"},
+    ("post", "/api/v1/learn"): {"200", "409", "503"},
     ("get", "/api/v1/episodes"): {"200", "422", "503"},
     ("get", "/api/v1/scenarios"): {"200"},
     ("post", "/api/v1/scenarios/{scenario_id}/run"): {"201", "404", "503"},

@@ -20,7 +20,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     WithJsonSchema,
     field_validator,
 )
@@ -162,6 +161,14 @@ At = Annotated[
 ]
 
 
+def _number_only(value: object) -> object:
+    """A JSON number (70 or 70.0, as JSON Schema's integer allows), never text or a
+    boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DecisionBody(BaseModel):
     """A release request; ``at`` defaults to now."""
 
@@ -193,7 +200,7 @@ class DecisionBody(BaseModel):
     )
     clashes: Clashes = Field(default_factory=list, description="services releasing at once")
     notes: Notes | None = None
-    delays: StrictInt = Field(
+    delays: Annotated[int, BeforeValidator(_number_only)] = Field(
         default=0,
         ge=0,
         le=MAX_DELAYS,
