@@ -50,7 +50,9 @@ class JsonFileMemory:
     def _write(self) -> None:
         temporary = self.path.with_suffix(".tmp")
         with temporary.open("w", encoding="utf-8") as out:
-            json.dump({"episodes": self.episodes}, out)
+            # One write of the whole text (json.dump would write it piece by piece,
+            # several times slower): the reference at its fastest.
+            out.write(json.dumps({"episodes": self.episodes}))
             if self.sync:
                 out.flush()
                 os.fsync(out.fileno())
