@@ -15,7 +15,7 @@ import pytest
 from release_agent.cli.progress import Bar, spinner
 
 pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX only")
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def on_terminal(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -60,11 +60,9 @@ def test_simulate_under_json_draws_nothing(tmp_path: Path) -> None:
 
 
 def test_memory_import_and_learn_show_a_spinner_on_a_terminal(tmp_path: Path) -> None:
-    if not SEED.exists():
-        pytest.skip(f"seed files not found at {SEED}")
     db = f"sqlite:///{tmp_path / 'm.db'}"
     code, out, terminal = on_terminal(
-        tmp_path, "memory", "import", str(SEED / "memory.json"), "--db", db
+        tmp_path, "memory", "import", str(DATA / "memory.json"), "--db", db
     )
     assert code == 0, terminal
     assert "importing" in terminal and "importing" not in out

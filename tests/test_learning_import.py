@@ -1,5 +1,6 @@
-"""Importing the seed's memory.json: duplicates collapse, support is recounted from the
-imported episodes (aborted releases are no evidence), and learning re-checks them."""
+"""Importing a memory file in the seed's format (``tests/data/memory.json``): duplicates
+collapse, support is recounted from the imported episodes (aborted releases are no
+evidence), and learning re-checks them."""
 
 from __future__ import annotations
 
@@ -17,15 +18,14 @@ from release_agent.memory.seedformat import load_file
 from release_agent.memory.store import Store
 from release_agent.stats.validation import canonical_when, merge_key
 
-SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "memory.json"
-pytestmark = pytest.mark.skipif(not SEED.exists(), reason="the seed's memory file is absent")
+MEMORY = Path(__file__).resolve().parent / "data" / "memory.json"
 
 
 @pytest.fixture
 def imported(database_url: str) -> Iterator[Store]:
-    """The seed imported into a fresh database of the backend under test."""
+    """The memory file imported into a fresh database of the backend under test."""
     store = Store.open(database_url)
-    import_memory(store, load_file(SEED))
+    import_memory(store, load_file(MEMORY))
     yield store
     store.close()
 
@@ -37,9 +37,9 @@ def _keys(store: Store) -> Counter[tuple[str, str]]:
 
 
 def test_the_seed_heuristics_collapse_to_one_per_pattern(imported: Store) -> None:
-    raw = load_file(SEED)["heuristics"]
+    raw = load_file(MEMORY)["heuristics"]
     distinct = {merge_key(canonical_when(h["when"]), Decision(h["recommendation"])) for h in raw}
-    assert len(raw) > len(distinct)  # the seed holds duplicates
+    assert len(raw) > len(distinct)  # the file holds duplicates
     keys = _keys(imported)
     assert set(keys) == distinct
     assert max(keys.values()) == 1
@@ -47,7 +47,7 @@ def test_the_seed_heuristics_collapse_to_one_per_pattern(imported: Store) -> Non
 
 
 def test_support_is_recounted_and_aborted_releases_are_no_evidence(imported: Store) -> None:
-    raw = load_file(SEED)["episodes"]
+    raw = load_file(MEMORY)["episodes"]
     deployed = [e for e in raw if e["outcome"] != "ABORTED"]
     assert imported.count_decisions(source=None) == len(raw)
     assert imported.count_outcomes() == len(deployed)
@@ -55,21 +55,21 @@ def test_support_is_recounted_and_aborted_releases_are_no_evidence(imported: Sto
         if h.status is not HeuristicStatus.rejected:
             assert (h.support, h.failures) == direct_count(imported, h.when)
             assert h.successes == h.support - h.failures
-    monday = next(
+    wednesday = next(
         h
         for h in imported.list_heuristics()
-        if h.when == {"day_of_week": "MON", "feature_risk": "LOW", "service_criticality": "LOW"}
+        if h.when == {"day_of_week": "WED", "feature_risk": "LOW", "service_criticality": "LOW"}
     )
-    # The seed claimed 4 and 3 for two copies; memory shows the real count.
-    assert monday.support == direct_count(imported, monday.when)[0] > 4
+    # The file claims 5 and 3 for two copies; memory shows the real count.
+    assert wednesday.support == direct_count(imported, wednesday.when)[0] > 5
 
 
-def test_every_friday_is_no_go_is_rejected_for_want_of_deploys(imported: Store) -> None:
-    friday = [h for h in imported.list_heuristics() if h.when == {"day_of_week": "FRI"}]
-    assert len(friday) == 1
-    assert friday[0].status is HeuristicStatus.rejected
-    assert friday[0].reason is not None and "no deployed release" in friday[0].reason
-    assert direct_count(imported, {"day_of_week": "FRI"}) == (0, 0)
+def test_every_saturday_is_no_go_is_rejected_for_want_of_deploys(imported: Store) -> None:
+    saturday = [h for h in imported.list_heuristics() if h.when == {"day_of_week": "SAT"}]
+    assert len(saturday) == 1
+    assert saturday[0].status is HeuristicStatus.rejected
+    assert saturday[0].reason is not None and "no deployed release" in saturday[0].reason
+    assert direct_count(imported, {"day_of_week": "SAT"}) == (0, 0)
 
 
 def test_learning_after_import_keeps_one_record_per_pattern(imported: Store) -> None:
@@ -86,6 +86,6 @@ def test_learning_after_import_keeps_one_record_per_pattern(imported: Store) -> 
 
 def test_importing_twice_adds_nothing(imported: Store) -> None:
     before = [(h.id, h.when, h.support) for h in imported.list_heuristics()]
-    import_memory(imported, load_file(SEED))
+    import_memory(imported, load_file(MEMORY))
     assert [(h.id, h.when, h.support) for h in imported.list_heuristics()] == before
-    assert imported.count_decisions(source=None) == len(load_file(SEED)["episodes"])
+    assert imported.count_decisions(source=None) == len(load_file(MEMORY)["episodes"])

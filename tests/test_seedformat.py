@@ -1,4 +1,6 @@
-"""The seed memory format: both seed files import, export round-trips, bad files change nothing."""
+"""The seed's memory format: both forms import, export round-trips, bad files change nothing.
+
+The files are the project's own, in ``tests/data`` (see ``tests/data/make_memory.py``)."""
 
 from __future__ import annotations
 
@@ -20,16 +22,13 @@ from release_agent.memory import schema
 from release_agent.memory.seedformat import export_memory, load_file, parse
 from release_agent.memory.store import Store
 
-SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
-MEMORY = SEED / "memory.json"
-MEMORY_OLD = SEED / "memory-old.json"
+DATA = Path(__file__).resolve().parent / "data"
+MEMORY = DATA / "memory.json"
+MEMORY_OLD = DATA / "memory-old.json"
+EPISODES = 19
+"""Episodes in MEMORY: 5 aborted, 14 deployed (1 of them failed)."""
 
-needs_seed = pytest.mark.skipif(
-    not MEMORY.exists() or not MEMORY_OLD.exists(),
-    reason=f"the seed's memory files are not at {SEED} (../shared/seed beside the repo)",
-)
-
-LOW_MON_LOW = {"day_of_week": "MON", "feature_risk": "LOW", "service_criticality": "LOW"}
+LOW_WED_LOW = {"day_of_week": "WED", "feature_risk": "LOW", "service_criticality": "LOW"}
 
 
 @pytest.fixture
@@ -42,9 +41,9 @@ def store(database_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def seed() -> dict[str, Any]:
-    if not MEMORY.exists():
-        pytest.skip(f"the seed's memory file is not at {MEMORY}")
-    return json.loads(MEMORY.read_text(encoding="utf-8"))
+    """MEMORY as a document (a fresh copy for each test)."""
+    document: dict[str, Any] = json.loads(MEMORY.read_text(encoding="utf-8"))
+    return document
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -65,22 +64,20 @@ def episode_key(episode: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-# -- the seed's files -----------------------------------------------------------------------
+# -- the files in the seed's format ------------------------------------------------------
 
 
-@needs_seed
-def test_the_seed_memory_imports_all_17_episodes(store: Store) -> None:
+def test_the_memory_file_imports_all_its_episodes(store: Store) -> None:
     report = import_memory(store, load_file(MEMORY))
 
-    assert report.episodes_added == 17
+    assert report.episodes_added == EPISODES
     assert report.episodes_skipped == 0
-    assert store.count_decisions(source=None) == 17
+    assert store.count_decisions(source=None) == EPISODES
     rows = store.list_episodes(limit=0)
     assert {row.source for row in rows} == {"imported"}
     assert store.list_decisions(limit=0) == []  # imported episodes are not agent decisions
 
 
-@needs_seed
 def test_aborted_episodes_have_no_outcome(store: Store, seed: dict[str, Any]) -> None:
     import_memory(store, seed)
     rows = list(reversed(store.list_episodes(limit=0)))  # file order
@@ -91,15 +88,16 @@ def test_aborted_episodes_have_no_outcome(store: Store, seed: dict[str, Any]) ->
             assert row.result is None
             assert row.decision is Decision.NO_GO  # the seed's ABORT
         else:
-            assert row.result == Result.success.value
+            expected = Result.success if raw["outcome"] == "SUCCESS" else Result.incident
+            assert row.result == expected.value
             assert row.decision is Decision.GO
         assert row.attributes["feature_risk"] == raw["context"]["feature_risk"]
         assert row.attributes["day_of_week"] == raw["context"]["day_of_week"]
-    assert sum(1 for row in rows if row.result is None) == 6
-    assert store.count_outcomes() == 11
+    assert sum(1 for row in rows if row.result is None) == 5
+    assert sum(1 for row in rows if row.result == Result.incident.value) == 1
+    assert store.count_outcomes() == 14
 
 
-@needs_seed
 def test_derived_flags_come_from_the_day(store: Store, seed: dict[str, Any]) -> None:
     import_memory(store, seed)
 
@@ -108,43 +106,54 @@ def test_derived_flags_come_from_the_day(store: Store, seed: dict[str, Any]) -> 
         assert "hour_of_day" not in row.attributes  # the seed does not say; nothing is invented
 
 
-@needs_seed
 def test_duplicate_heuristics_collapse_with_recounted_support(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
 
-    matching = [h for h in store.list_heuristics() if h.when == LOW_MON_LOW]
+    matching = [h for h in store.list_heuristics() if h.when == LOW_WED_LOW]
 
     assert len(matching) == 1
     (heuristic,) = matching
     assert heuristic.recommendation is Decision.GO
     assert heuristic.status is HeuristicStatus.active
-    assert heuristic.support == 8  # the deployed LOW/MON/LOW episodes, not the claim of 4
-    assert (heuristic.successes, heuristic.failures) == (8, 0)
+    assert heuristic.support == 9  # the deployed LOW/WED/LOW episodes, not the claim of 5
+    assert (heuristic.successes, heuristic.failures) == (9, 0)
     assert heuristic in store.active_heuristics()
 
 
-@needs_seed
-def test_friday_no_go_heuristics_are_stored_rejected_with_a_reason(store: Store) -> None:
+def test_no_go_heuristics_for_a_day_never_deployed_are_stored_rejected_with_a_reason(
+    store: Store,
+) -> None:
     report = import_memory(store, load_file(MEMORY))
 
-    friday = [h for h in store.list_heuristics() if h.when.get("day_of_week") == "FRI"]
+    saturday = [h for h in store.list_heuristics() if h.when.get("day_of_week") == "SAT"]
 
-    assert friday, "the FRI -> NO_GO heuristics are kept, as rejected"
-    assert {h.recommendation for h in friday} == {Decision.NO_GO}
-    for heuristic in friday:
+    assert saturday, "the SAT -> NO_GO heuristics are kept, as rejected"
+    assert {h.recommendation for h in saturday} == {Decision.NO_GO}
+    for heuristic in saturday:
         assert heuristic.status is HeuristicStatus.rejected
-        assert heuristic.reason
+        assert heuristic.reason and "no deployed release" in heuristic.reason
     # each condition is kept once, however often the file repeats it
-    keys = [json.dumps(h.when, sort_keys=True) for h in friday]
+    keys = [json.dumps(h.when, sort_keys=True) for h in saturday]
     assert len(keys) == len(set(keys)) == 2
-    # the report names the rejected entry of the file (the first FRI one or its duplicate)
+    # the report names the rejected entry of the file (the first SAT one or its duplicate)
     assert any(
         entry.startswith(("heuristics[0]", "heuristics[2]")) for entry in report.heuristics_rejected
     )
-    assert not any(h.when.get("day_of_week") == "FRI" for h in store.active_heuristics())
+    assert not any(h.when.get("day_of_week") == "SAT" for h in store.active_heuristics())
 
 
-@needs_seed
+def test_a_go_claim_the_failures_contradict_is_rejected_with_the_counts(store: Store) -> None:
+    import_memory(store, load_file(MEMORY))
+
+    (tuesday,) = [h for h in store.list_heuristics() if h.when.get("day_of_week") == "TUE"]
+
+    assert tuesday.status is HeuristicStatus.rejected
+    assert tuesday.reason is not None
+    assert "1 of 2 matching deploys failed (50.0%)" in tuesday.reason
+    # the base rate as the documented formula gives it: (1 + 1) / (14 + 2)
+    assert "12.5%" in tuesday.reason and "(1 + 1)/(14 + 2)" in tuesday.reason
+
+
 def test_every_stored_heuristic_is_valid_and_unique(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
     heuristics = store.list_heuristics()
@@ -158,32 +167,30 @@ def test_every_stored_heuristic_is_valid_and_unique(store: Store) -> None:
             assert heuristic.support >= 3 or heuristic.confidence <= 0.6
 
 
-@needs_seed
 def test_the_older_seed_file_imports(store: Store) -> None:
     report = import_memory(store, load_file(MEMORY_OLD))
 
     assert report.episodes_added == 1
+    assert report.heuristics_added == 0
     (row,) = store.list_episodes(limit=0)
     a = row.attributes
     assert (a["feature_risk"], a["day_of_week"], a["service_criticality"]) == (
-        "LOW",
-        "TUE",
         "MEDIUM",
+        "MON",
+        "LOW",
     )
     assert (row.decision, row.result) == (Decision.GO, "success")
-    assert row.created_at.isoformat().startswith("2026-01-12T01:45:00")
+    assert row.created_at.isoformat() == "2026-02-16T06:30:00+00:00"  # Z is UTC
 
 
-@needs_seed
 def test_the_bare_list_form_imports(store: Store, seed: dict[str, Any]) -> None:
     report = import_memory(store, seed["episodes"])
 
-    assert report.episodes_added == 17
+    assert report.episodes_added == EPISODES
     assert report.heuristics_added == 0
     assert store.list_heuristics() == []
 
 
-@needs_seed
 def test_the_bare_list_and_the_object_form_are_the_same_episodes(
     store: Store, seed: dict[str, Any]
 ) -> None:
@@ -192,10 +199,9 @@ def test_the_bare_list_and_the_object_form_are_the_same_episodes(
     report = import_memory(store, seed)
 
     assert report.episodes_added == 0
-    assert report.episodes_skipped == 17
+    assert report.episodes_skipped == EPISODES
 
 
-@needs_seed
 def test_importing_twice_adds_nothing(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
     before = snapshot(store)
@@ -207,7 +213,7 @@ def test_importing_twice_adds_nothing(store: Store) -> None:
     again = import_memory(store, load_file(MEMORY))
 
     assert again.episodes_added == 0
-    assert again.episodes_skipped == 17
+    assert again.episodes_skipped == EPISODES
     assert again.heuristics_added == 0
     assert snapshot(store)["episodes"] == before["episodes"]
     assert len(snapshot(store)["heuristics"]) == len(before["heuristics"])
@@ -269,7 +275,6 @@ def test_extra_context_keys_import(store: Store) -> None:
 # -- export and import ----------------------------------------------------------------------
 
 
-@needs_seed
 def test_export_then_import_gives_the_same_episodes(
     store: Store, fresh_database: Callable[[], str]
 ) -> None:
@@ -284,7 +289,7 @@ def test_export_then_import_gives_the_same_episodes(
     report = import_memory(fresh, exported)
     again = json.loads(json.dumps(export_memory(fresh)))
 
-    assert report.episodes_added == 17 + len(SCENARIOS)
+    assert report.episodes_added == EPISODES + len(SCENARIOS)
     assert [episode_key(e) for e in again["episodes"]] == [
         episode_key(e) for e in exported["episodes"]
     ]
@@ -297,7 +302,6 @@ def test_export_then_import_gives_the_same_episodes(
     fresh.close()
 
 
-@needs_seed
 def test_an_export_imported_into_its_own_store_adds_nothing(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
     Agent(store).decide(SCENARIOS[0].request)
@@ -309,7 +313,6 @@ def test_an_export_imported_into_its_own_store_adds_nothing(store: Store) -> Non
     assert snapshot(store)["episodes"] == before
 
 
-@needs_seed
 def test_the_export_holds_no_rejected_heuristics(store: Store) -> None:
     import_memory(store, load_file(MEMORY))
 
@@ -317,21 +320,20 @@ def test_the_export_holds_no_rejected_heuristics(store: Store) -> None:
 
     assert exported["heuristics"]
     assert all(h["status"] != "rejected" for h in exported["heuristics"])
-    assert LOW_MON_LOW in [h["when"] for h in exported["heuristics"]]
+    assert LOW_WED_LOW in [h["when"] for h in exported["heuristics"]]
 
 
-@needs_seed
 def test_a_retired_heuristic_stays_retired_through_export_and_import(
     store: Store, fresh_database: Callable[[], str]
 ) -> None:
     import_memory(store, load_file(MEMORY))
-    (heuristic,) = [h for h in store.list_heuristics() if h.when == LOW_MON_LOW]
+    (heuristic,) = [h for h in store.list_heuristics() if h.when == LOW_WED_LOW]
     store.update_heuristic(heuristic.model_copy(update={"status": HeuristicStatus.retired}))
 
     fresh = Store.open(fresh_database())
     import_memory(fresh, export_memory(store))
 
-    (copied,) = [h for h in fresh.list_heuristics() if h.when == LOW_MON_LOW]
+    (copied,) = [h for h in fresh.list_heuristics() if h.when == LOW_WED_LOW]
     assert copied.status is HeuristicStatus.retired
     assert copied not in fresh.active_heuristics()
 
@@ -341,7 +343,7 @@ def test_a_retired_heuristic_stays_retired_through_export_and_import(
 
 @pytest.fixture
 def populated(store: Store, seed: dict[str, Any]) -> Store:
-    """A store with the seed's memory and one agent decision with an outcome."""
+    """A store with MEMORY imported and one agent decision with an outcome."""
     import_memory(store, seed)
     agent = Agent(store)
     record = agent.decide(SCENARIOS[1].request)
@@ -356,7 +358,7 @@ def mutated(seed: dict[str, Any], change: Any) -> dict[str, Any]:
 
 
 def with_new_episodes(seed: dict[str, Any]) -> dict[str, Any]:
-    """The seed with every episode's timestamp moved, so that each would be new."""
+    """The document with every episode's timestamp moved, so that each would be new."""
     data = copy.deepcopy(seed)
     for i, episode in enumerate(data["episodes"]):
         episode["timestamp"] = f"2026-02-01T00:{i:02d}:00+00:00"
@@ -370,7 +372,7 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     ),
     "unknown decision in the last episode": (
         lambda d: d["episodes"][-1].__setitem__("decision", "MAYBE"),
-        "episodes[16].decision",
+        f"episodes[{EPISODES - 1}].decision",
     ),
     "unknown context key": (
         lambda d: d["episodes"][2]["context"].__setitem__("moon_phase", "full"),
@@ -404,7 +406,6 @@ MALFORMED: dict[str, tuple[Any, str]] = {
 }
 
 
-@needs_seed
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_a_malformed_file_names_the_path_and_changes_nothing(
     populated: Store, seed: dict[str, Any], case: str
@@ -421,7 +422,6 @@ def test_a_malformed_file_names_the_path_and_changes_nothing(
     assert snapshot(populated) == before
 
 
-@needs_seed
 @pytest.mark.parametrize(
     ("field", "value", "path"),
     [
@@ -504,11 +504,10 @@ def test_a_file_that_is_not_utf8_is_a_format_error(tmp_path: Path) -> None:
     assert caught.value.field == "file"
 
 
-@needs_seed
 def test_parse_checks_without_writing(seed: dict[str, Any]) -> None:
     episodes, heuristics = parse(seed)
 
-    assert len(episodes) == 17
+    assert len(episodes) == EPISODES
     assert len(heuristics) == 10
-    assert len({row["release_id"] for row in episodes}) == 17
+    assert len({row["release_id"] for row in episodes}) == EPISODES
     assert all(row["release_id"].startswith("imported-") for row in episodes)

@@ -34,8 +34,12 @@ def test_a_supported_candidate_is_accepted_with_the_recounted_evidence() -> None
     assert h.when == {"day_of_week": "FRI"}
     assert h.recommendation is Decision.DELAY
     assert (h.support, h.failures, h.successes) == (20, 10, 10)
-    # Judged by its evidence: the posterior, not the claimed 0.7.
-    assert h.confidence == 0.999
+    # Judged by its evidence: the posterior, not the claimed 0.7 (capped at 0.99).
+    assert h.confidence == 0.99
+    assert h.reason == (
+        "10 of 20 matching deploys failed (50.0%), above the base rate 5.1% = "
+        "(50 + 1)/(1000 + 2); confidence 0.99"
+    )
 
 
 @pytest.mark.parametrize(
@@ -68,14 +72,18 @@ def test_the_seed_rules_and_the_recount(overrides: dict[str, object], fragment: 
 
 def test_a_cautionary_claim_at_or_below_the_base_rate_is_contradicted() -> None:
     reason = rejection(recount=(100, 5))
-    assert reason is not None and "not above the base rate 5.0%" in reason
+    assert reason == (
+        "memory contradicts DELAY: 5 of 100 matching deploys failed (5.0%), below the base "
+        "rate 5.1% = (50 + 1)/(1000 + 2)"
+    )
     assert rejection(recount=(100, 3), recommendation="NO_GO") is not None
     assert rejection(recount=(100, 6)) is None
 
 
 def test_a_go_claim_above_the_ordinary_rate_is_contradicted() -> None:
     reason = rejection(recommendation="GO", recount=(100, 12), confidence=0.6)
-    assert reason is not None and "above the ordinary rate" in reason
+    assert reason is not None and "12 of 100 matching deploys failed (12.0%), above the " in reason
+    assert "the ordinary rate 5.1% = (50 + 1)/(1000 + 2)" in reason
     assert rejection(recommendation="GO", recount=(100, 1), confidence=0.6) is None
 
 

@@ -173,6 +173,10 @@ class HeuristicBook:
             )
             return Considered.rejected, reason
         accepted = verdict.heuristic.model_copy(update={"last_checked": now, "status": status})
+        if accepted.reason is not None:
+            accepted = accepted.model_copy(
+                update={"reason": f"added {now.date().isoformat()}: {accepted.reason}"}
+            )
         if previous is not None:
             # A rejected candidate that the evidence now supports.
             accepted = accepted.model_copy(

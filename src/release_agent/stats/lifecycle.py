@@ -3,24 +3,25 @@ retire, reactivate.
 
 In the manner of ExpeL's insight votes, every recorded outcome is a vote: a failure
 among the deploys a DELAY / NO_GO heuristic covers votes for it and a success against
-it (the other way round for GO). The votes are weighed by the Beta posterior of
-:mod:`.evidence` against the base (or ordinary) rate, so a heuristic is
+it (the other way round for GO). The votes become its confidence by the one formula of
+:mod:`.evidence`, so a heuristic is
 
 - **re-checked** at every learning run: its support, failures and successes are
-  recounted from memory and ``last_checked`` is set;
-- **strengthened** or **weakened** as its evidence confidence rises or falls;
-- **retired** when the evidence turns against it: its confidence falls below
-  ``RETIRE_BELOW`` (0.5), i.e. the data make its claim more likely false than true. (A
-  heuristic between 0.5 and the policy's ``heuristic_threshold`` stays active but does
-  not apply to decisions: the evidence does not support it enough, nor refute it.)
-- **reactivated** when the evidence turns back: its confidence reaches
-  ``REACTIVATE_AT`` (0.9; well above the retirement bar, so that a heuristic at the edge
-  does not flap between the two states).
+  recounted from memory, its confidence recomputed from them, ``last_checked`` set, and
+  its ``reason`` says what the counts were compared with (so the number can be checked);
+- **strengthened** or **weakened** as that confidence rises or falls;
+- **retired** when the evidence is against it (:func:`.evidence.against`: a GO's deploys
+  fail more often than the ordinary rate, a DELAY's or NO_GO's no more often than the
+  base rate) *and* its confidence is under ``RETIRE_BELOW`` (0.5): the claim is more
+  likely false than true. A GO that has never failed is never retired. (A heuristic
+  under the policy's ``heuristic_threshold`` that is not retired stays active but does
+  not apply to decisions.)
+- **reactivated** when its confidence reaches ``REACTIVATE_AT`` (0.9; well above the
+  retirement bar, so that a heuristic at the edge does not flap between the two states).
 
-Heuristics not yet judged by evidence (an LLM's, an import's or a person's, with fewer
-deploys than :data:`.evidence.EVIDENCE_FROM` asks) keep their stated confidence (capped
-at 0.6 under 3 deploys) and status; only their counts are refreshed. Rejected
-candidates are not re-checked: they stay as the record of why they were refused.
+Retirement and reactivation wait until ``EVIDENCE_FROM[provenance]`` deploys match; a
+person's heuristic keeps its stated confidence until then (see :mod:`.evidence`).
+Rejected candidates are not re-checked: they stay as the record of why they were refused.
 """
 
 from __future__ import annotations
@@ -51,14 +52,14 @@ class Checked:
     change: Change
 
 
-def _evidence_text(deployed: int, failures: int, base: Baseline, h: Heuristic) -> str:
-    rate = 100 * failures / deployed if deployed else 0.0
-    reference = 100 * base.reference(h.recommendation)
-    label = "an ordinary" if h.recommendation.value == "GO" else "a base"
-    return (
-        f"{failures} failures in {deployed} deploys ({rate:.1f}%) against {label} rate "
-        f"of {reference:.1f}%"
-    )
+def _retired_on(reason: str | None) -> str:
+    """The day a reason beginning "retired 2026-12-02: ..." names, after a space; else
+    the empty string."""
+    if reason and reason.startswith("retired ") and reason[18:19] in (":", ";"):
+        day = reason[8:18]
+        if day[4:5] == day[7:8] == "-" and day.replace("-", "").isdigit():
+            return f" {day}"
+    return ""
 
 
 def recheck(
@@ -68,9 +69,9 @@ def recheck(
     base: Baseline,
     now: datetime,
 ) -> Checked:
-    """``h`` with its evidence recounted (``deployed``, ``failures``) and its status
-    decided by the rules of the module docstring. Rejected heuristics come back as they
-    are. Never raises for counts from memory (0 <= failures <= deployed)."""
+    """``h`` with its evidence recounted (``deployed``, ``failures``) and its confidence and
+    status decided by the rules of the module docstring. Rejected heuristics come back as
+    they are. Never raises for counts from memory (0 <= failures <= deployed)."""
     if h.status is HeuristicStatus.rejected:
         return Checked(h, Change.unchanged)
     update: dict[str, object] = {
@@ -79,7 +80,7 @@ def recheck(
         "successes": deployed - failures,
         "last_checked": now,
     }
-    if not evidence.judged_by_evidence(h.provenance, deployed):
+    if evidence.stated(h.provenance, deployed):
         update["confidence"] = evidence.stated_confidence(h.confidence, deployed)
         checked = h.model_copy(update=update)
         change = Change.weakened if checked.confidence < h.confidence else Change.unchanged
@@ -92,18 +93,31 @@ def recheck(
     elif confidence < h.confidence:
         change = Change.weakened
     stamp = now.date().isoformat()
-    if h.status is HeuristicStatus.active and confidence < RETIRE_BELOW:
+    said = evidence.evidence_text(h.recommendation, deployed, failures, base)
+    decision = h.recommendation.value
+    judged = evidence.judged_by_evidence(h.provenance, deployed)
+    if (
+        judged
+        and h.status is HeuristicStatus.active
+        and confidence < RETIRE_BELOW
+        and evidence.against(h.recommendation, deployed, failures, base)
+    ):
         update["status"] = HeuristicStatus.retired
         update["reason"] = (
-            f"retired {stamp}: {_evidence_text(deployed, failures, base, h)} turned against "
-            f"{h.recommendation.value} (confidence {confidence:.3f} < {RETIRE_BELOW})"
+            f"retired {stamp}: {said}, against {decision}; "
+            f"confidence {confidence:.2f} < {RETIRE_BELOW}"
         )
         change = Change.retired
-    elif h.status is HeuristicStatus.retired and confidence >= REACTIVATE_AT:
+    elif judged and h.status is HeuristicStatus.retired and confidence >= REACTIVATE_AT:
         update["status"] = HeuristicStatus.active
         update["reason"] = (
-            f"reactivated {stamp}: {_evidence_text(deployed, failures, base, h)} supports "
-            f"{h.recommendation.value} again (confidence {confidence:.3f})"
+            f"reactivated {stamp}: {said}, for {decision} again; "
+            f"confidence {confidence:.2f} >= {REACTIVATE_AT}"
         )
         change = Change.reactivated
+    elif h.status is HeuristicStatus.retired:
+        since = _retired_on(h.reason)
+        update["reason"] = f"retired{since}; checked {stamp}: {said}; confidence {confidence:.2f}"
+    else:
+        update["reason"] = f"checked {stamp}: {said}; confidence {confidence:.2f}"
     return Checked(h.model_copy(update=update), change)

@@ -11,10 +11,14 @@ context attributes with allowed values. On top of them, the data:
   deployed episode supports is rejected. The seed's low-support rule then applies to the
   recounted support: a mined or LLM candidate breaking it is rejected, an imported or
   human one has its confidence capped at 0.6.
-- **Contradiction.** With a ``baseline``, a DELAY / NO_GO whose deploys fail at or below
-  the base rate, or a GO whose deploys fail above the ordinary rate, is rejected.
-- **Confidence.** With a ``baseline``, a candidate judged by its evidence (see
-  :mod:`.evidence`) carries the evidence's confidence, not the claimed one.
+- **Contradiction.** With a ``baseline``, a candidate whose evidence is against it
+  (:func:`.evidence.against`: a DELAY / NO_GO whose deploys fail at or below the base
+  rate, a GO whose deploys fail above the ordinary rate) is rejected, with the counts and
+  the rate they were compared with.
+- **Confidence.** With a ``baseline``, an accepted candidate carries the confidence its
+  counts give (:func:`.evidence.confidence`), not the claimed one, and a ``reason`` saying
+  what the counts were compared with; only a person's stated confidence stands until 20
+  deploys match (see :mod:`.evidence`).
 
 Duplicates and near-duplicates share a :func:`merge_key`: the same conditions in any
 order, a one-element list written as a scalar, a one-hour range as an hour, and the same
@@ -161,12 +165,17 @@ def validate(
                 f"only {deployed} matching deploys",
             )
         conf = LOW_SUPPORT_MAX_CONFIDENCE
+    reason = None
     if baseline is not None:
         contradicted = evidence.contradiction(decision, deployed, failures, baseline)
         if contradicted is not None:
             return Verdict(None, contradicted)
-        if evidence.judged_by_evidence(provenance, deployed):
+        if evidence.stated(provenance, deployed):
+            conf = evidence.stated_confidence(conf, deployed)
+        else:
             conf = evidence.confidence(decision, deployed, failures, baseline)
+            said = evidence.evidence_text(decision, deployed, failures, baseline)
+            reason = f"{said}; confidence {conf:.2f}"
     heuristic = Heuristic(
         when=norm,
         recommendation=decision,
@@ -175,5 +184,6 @@ def validate(
         failures=failures,
         successes=deployed - failures,
         provenance=provenance,
+        reason=reason,
     )
     return Verdict(heuristic, None)
