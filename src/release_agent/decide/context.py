@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.attributes import Observation, observe
-from ..domain.models import Context, ReleaseRequest, is_production
-from ..domain.policy import DecisionSettings
+from ..domain.models import Context, ReleaseRequest
+from ..domain.policy import DecisionSettings, Policy
 from .trace import Note
 
 
@@ -16,17 +16,22 @@ def attributes_at(
 ) -> dict[str, Any]:
     """The conditionable attributes of ``request`` at ``at`` (as :meth:`Context.attributes`),
     without building a Context: the scheduler needs them for every window."""
-    return observe(_observation(request, at, ("clash",) if clash else ()), settings)
+    return observe(_observation(request, settings, at, ("clash",) if clash else ()), settings)
 
 
-def _observation(request: ReleaseRequest, at: datetime, clashes: tuple[str, ...]) -> Observation:
+def _observation(
+    request: ReleaseRequest, settings: DecisionSettings, at: datetime, clashes: tuple[str, ...]
+) -> Observation:
+    """What the attributes are read from; the day and the hour in the team's time zone
+    when the policy names one, else in the release's own offset."""
     return Observation(
         service=request.service,
         env=request.env,
         feature_risk=request.feature_risk,
         service_criticality=request.service_criticality,
-        local=at.astimezone(request.at.tzinfo),
+        local=at.astimezone(settings.timezone or request.at.tzinfo),
         clashes=clashes,
+        team=request.team,
     )
 
 
@@ -38,16 +43,34 @@ def evaluate(
 ) -> Context:
     """The context of ``request`` at ``at`` (default: the requested time).
 
-    Day and hour are read in the release's own time zone: the UTC offset of the requested
-    time. ``clashes`` overrides the request's clashes; a later window is evaluated with
-    none, since the clashes a caller names are those at the requested time.
+    Day and hour are read in the team's time zone (the policy's ``timezone``), else in
+    the release's own: the UTC offset of the requested time. ``clashes`` overrides the
+    request's clashes; a later window is evaluated with none, since the clashes a caller
+    names are those at the requested time.
     """
     moment = request.at if at is None else at.astimezone(request.at.tzinfo)
     names = list(request.clashes if clashes is None else clashes)
-    values = observe(_observation(request, moment, tuple(names)), settings)
+    values = observe(_observation(request, settings, moment, tuple(names)), settings)
     return Context.model_validate(
-        {**values, "at": moment, "clashes": names, "production": is_production(request.env)}
+        {
+            **values,
+            "at": moment,
+            "clashes": names,
+            "production": settings.is_production(request.env),
+        }
     )
+
+
+def warnings(request: ReleaseRequest, policy: Policy) -> list[str]:
+    """What the decision should warn about: an environment the policy does not name, a
+    freeze calendar read from an old copy."""
+    found = [policy.settings.env_warning(request.env)]
+    return [w for w in found if w] + policy.calendar_warnings(request.env)
+
+
+def warnings_note(found: list[str]) -> Note:
+    """The trace entry of the warnings."""
+    return Note("warnings", "; ".join(found) or "none", {"warnings": found})
 
 
 def note(context: Context) -> Note:

@@ -6,8 +6,8 @@ Freezes are the ``[freeze]`` table of the policy file (see :mod:`.policy`)::
     name = "year-end"
     start = "2026-12-20T00:00"  # or a TOML date-time or date
     end = "2027-01-04T00:00"
-    timezone = "Europe/Berlin"  # an IANA name; default UTC
-    envs = ["prod"]             # omit to apply to every environment
+    timezone = "Europe/Berlin"  # an IANA name; default: the policy's timezone, else UTC
+    envs = ["prod", "prod-*"]   # names or glob patterns; omit to apply to every environment
 
     [[freeze.weekly]]           # a span of the week: from FRI 18:00 to MON 06:00
     name = "weekend"
@@ -19,6 +19,8 @@ Freezes are the ``[freeze]`` table of the policy file (see :mod:`.policy`)::
     days = ["MON", "TUE", "WED", "THU", "FRI"]
     start = "22:00"             # start == end freezes the whole day
     end = "06:00"
+
+``[[freeze.ics]]`` lists calendars whose events are freezes (see :mod:`.ics`).
 
 A freeze covers ``start <= t < end``. Wall times are local to the freeze's time zone, so
 they hold across daylight saving changes; instants are compared in UTC.
@@ -45,10 +47,12 @@ from pydantic import (
     StrictStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from .models import DAYS, Day, canonical_env
+from .environments import matches_any, pattern_fault
+from .models import DAYS, Day
 
 DAY_MINUTES = 24 * 60
 WEEK_MINUTES = 7 * DAY_MINUTES
@@ -104,7 +108,18 @@ class Freeze(BaseModel):
     timezone: ZoneInfo = _UTC
     """The zone of the freeze's wall times (and of a one-off date-time without offset)."""
     envs: frozenset[str] | None = None
-    """Canonical environment names (see :func:`.models.canonical_env`); None: all."""
+    """Environment names or glob patterns, lower case (see :mod:`.environments`); None:
+    all."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_zone(cls, data: object, info: ValidationInfo) -> object:
+        # A freeze without its own time zone is read in the policy's (parse_policy passes
+        # it as the validation context); without one, in UTC.
+        zone = (info.context or {}).get("timezone")
+        if zone is not None and isinstance(data, dict) and "timezone" not in data:
+            return {**data, "timezone": zone}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -130,16 +145,20 @@ class Freeze(BaseModel):
     def _envs(cls, value: object) -> frozenset[str] | None:
         if value is None:
             return None
-        if not isinstance(value, list | tuple | frozenset | set) or not all(
-            isinstance(env, str) and env.strip() for env in value
+        if not isinstance(value, list | tuple | frozenset | set) or any(
+            pattern_fault(env) for env in value
         ):
-            raise refusal('must be a list of environment names such as ["prod"]')
-        return frozenset(canonical_env(env) for env in value)
+            raise refusal('must be a list of environment names or patterns such as ["prod*"]')
+        return frozenset(env.strip().lower() for env in value)
 
     def applies_to(self, env: str) -> bool:
-        """True for every environment when none are listed; ``prod`` and ``production``
-        name the same environment."""
-        return self.envs is None or canonical_env(env) in self.envs
+        """True for every environment when none are listed, else when a name or glob
+        pattern matches; ``prod`` and ``production`` name the same environment."""
+        return self.envs is None or matches_any(env, self.envs)
+
+    def label(self) -> str:
+        """How a reason names this freeze."""
+        return f"'{self.name}'"
 
     @abstractmethod
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
