@@ -30,7 +30,14 @@ from typing import Any
 
 from release_agent.agent import Agent
 from release_agent.decide.context import evaluate
-from release_agent.domain.models import Context, DecisionRecord, Level, ReleaseRequest, Result
+from release_agent.domain.models import (
+    Context,
+    Decision,
+    DecisionRecord,
+    Level,
+    ReleaseRequest,
+    Result,
+)
 from release_agent.memory.store import Store
 
 START = datetime.fromisoformat("2026-01-05T00:00:00+01:00")
@@ -89,6 +96,8 @@ def decisions(count: int, seed: int) -> list[tuple[DecisionRecord, Context, Resu
                 clashes=["shared-db"] if rng.random() < 0.1 else [],
             )
             record = agent.decide(request)
+            if record.decision is Decision.NO_GO:  # nothing deployed: no outcome to record
+                continue
             deploy = record.context
             if record.next_window is not None:  # a DELAY deploys in its window
                 deploy = evaluate(request, agent.policy.settings, at=record.next_window, clashes=[])

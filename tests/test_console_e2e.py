@@ -227,6 +227,12 @@ def test_run_scenario_shows_decision_then_record_outcome(console: Console, serve
         SCREENSHOT.parent.mkdir(exist_ok=True)
         SCREENSHOT.write_bytes(shot)
 
+    if record["decision"] == "NO_GO":  # nothing deploys on a NO_GO until a human overrides it
+        page.select_option("#override-form select[name=decision]", "GO")
+        page.fill("#override-form input[name=by]", "alice")
+        page.fill("#override-form input[name=reason]", "the payments fix could not wait")
+        page.click("#override-form button[type=submit]")
+        page.wait_for_selector("#override-summary")
     page.select_option("#outcome-form select[name=result]", "incident")
     page.fill("#outcome-form input[name=notes]", "payments timed out for 12 minutes")
     page.click("#outcome-form button[type=submit]")

@@ -81,6 +81,8 @@ def test_the_planner_recalls_the_most_similar_past_deploys_with_their_outcomes()
     for req, result in history:
         record = agent.decide(req)
         decided[record.release_id] = (req.service, result)
+        if record.decision is Decision.NO_GO:  # it went out all the same
+            agent.override(record.release_id, Decision.GO, by="ops", reason="shipped anyway")
         agent.record_outcome(record.release_id, result, notes=f"{req.service} {result.value}")
     pending = agent.decide(request("payments", "2026-02-20T15:00:00+00:00", "HIGH", "HIGH"))
 
