@@ -66,8 +66,12 @@ def test_the_agent_is_told_the_costs_and_nothing_of_the_failure_model(
             "clashes",
             "notes",
             "delays",
+            "team",
+            "ref",
+            "shadow",
         }
         assert request.env == "prod" and request.notes is None
+        assert request.ref is None and request.shadow is False
         # The request's time is local to the world, so the agent reads the local hour.
         assert request.at.utcoffset() == timedelta(hours=1)
         assert request.at == setting.clock.moment(release.slot)

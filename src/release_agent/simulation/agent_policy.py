@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..domain.calendar import CalendarSettings
 from ..domain.models import Decision, DecisionRecord, ReleaseRequest, Result
 from ..domain.policy import Policy
 from .decisions import Action, DecisionPoint, PolicyFactory, Setting
@@ -55,7 +56,12 @@ class AgentPolicy:
         # A temporary memory need not survive a crash: skip waiting for the disk.
         self.store = Store.open(db_url, durable=self._tmpdir is None)
         world = setting.world
-        policy = (policy or Policy()).model_copy(update={"costs": world.costs})
+        # The world draws each release's clashes itself (the caller's --clash): the
+        # agent's own change calendar would see clashes the world does not have.
+        calendar = CalendarSettings(enabled=False)
+        policy = (policy or Policy()).model_copy(
+            update={"costs": world.costs, "calendar": calendar}
+        )
         self.agent = Agent(
             store=self.store, policy=policy, reasoner=reasoner, on_llm_failure=on_llm_failure
         )
