@@ -48,6 +48,9 @@ class World:
     no_go_share: float = 0.08
     pending_share: float = 0.04
     planted: Sequence[Planted] = field(default_factory=tuple)
+    teams: Sequence[str] = ("default",)
+    """The teams the episodes belong to (drawn at random only when there are several, so
+    a world of one team draws the same history as before teams)."""
 
 
 def _mask(when: Mapping[str, Any], columns: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -90,6 +93,12 @@ def generate(world: World, count: int, seed: int = 0) -> dict[str, np.ndarray]:
         "friday_afternoon": (day_index == 4) & (hour >= 12),
         "out_of_hours": (hour < 8) | (hour >= 18),
     }
+    teams = np.array(world.teams, dtype=object)
+    columns["team"] = (
+        teams[rng.integers(0, len(teams), count)]
+        if len(teams) > 1
+        else np.full(count, teams[0], dtype=object)
+    )
     rate = np.full(count, world.base_rate)
     assigned = np.zeros(count, dtype=bool)
     for planted in world.planted:

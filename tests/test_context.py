@@ -161,6 +161,7 @@ def test_attributes_are_what_conditions_see() -> None:
 
     assert context.attributes() == {
         "service": "payments",
+        "team": "default",
         "env": "prod",
         "feature_risk": "LOW",
         "service_criticality": "HIGH",

@@ -25,6 +25,10 @@ class Unauthorized(UserError):
     """A request came without the right bearer token (HTTP 401)."""
 
 
+class Forbidden(UserError):
+    """A valid token that may not write this (another team's release; HTTP 403)."""
+
+
 class MisdirectedHost(UserError):
     """A request named a host that this server does not answer for (HTTP 421)."""
 
@@ -75,8 +79,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Allow listening on ``host`` only with a token or on loopback.
+def check_bind(host: str, token: str | bool | None) -> None:
+    """Allow listening on ``host`` only with a token (a token, or True when tokens are
+    configured) or on loopback.
 
     Raises InvalidInput (field ``host``) naming RELEASE_AGENT_API_TOKEN otherwise.
     """

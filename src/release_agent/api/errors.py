@@ -6,6 +6,7 @@
 it may take where that is a short list. Status codes:
 
     401 missing or wrong token, or two Authorization headers
+    403 a team's token writing for another team, or where only an admin token may
     404 unknown id                         409 conflict with what is stored
     413 body over the limit                421 a Host that is not loopback, without a token
     422 bad input (ours and pydantic's)    500 a fault on our side
@@ -33,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ..domain.errors import Conflict, NotFound, RuntimeFault, StoreError, UserError
-from .auth import MisdirectedHost, Unauthorized
+from .auth import Forbidden, MisdirectedHost, Unauthorized
 from .redact import redact
 
 log = logging.getLogger("release_agent.api")
@@ -76,6 +77,8 @@ def problem(
 def status_of(error: UserError) -> int:
     if isinstance(error, Unauthorized):
         return 401
+    if isinstance(error, Forbidden):
+        return 403
     if isinstance(error, MisdirectedHost):
         return 421
     if isinstance(error, NotFound):

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.errors import UserError
 from . import errors
-from .auth import check_authorization, check_host
+from .auth import check_host
+from .tokens import ACCESS, TokenBook, authenticate
 
 MAX_BODY = 1024 * 1024
 """The largest request body accepted, in bytes (1 MiB: a request is a few hundred)."""
@@ -56,10 +57,24 @@ class Guard:
     """The middleware: ``token`` is the bearer token writes need (None: loopback mode,
     which checks the Host instead); ``max_body`` the size limit in bytes."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        max_body: int = MAX_BODY,
+        signed: frozenset[str] = frozenset(),
+        tokens: TokenBook | None = None,
+    ) -> None:
+        """``signed``: paths whose requests authenticate themselves (a webhook's HMAC
+        signature, checked by its route), so they need no bearer token. ``tokens``:
+        every token accepted, with what each may write (default: ``token`` as the one
+        admin token); a write's access is left in the scope's state for the team gate
+        (:mod:`.scopes`)."""
         self.app = app
-        self.token = token
+        self.book = tokens if tokens is not None else TokenBook.admin(token)
         self.max_body = max_body
+        self.signed = signed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,10 +90,12 @@ class Guard:
 
         headers = Headers(scope=scope)
         try:
-            if self.token is None:
+            if not self.book.configured:
                 check_host(headers.get("host"))
-            write = scope["method"] not in READ_METHODS
-            check_authorization(headers.getlist("authorization"), self.token, write)
+            write = scope["method"] not in READ_METHODS and scope["path"] not in self.signed
+            access = authenticate(headers.getlist("authorization"), self.book, write)
+            if access is not None:
+                scope.setdefault("state", {})[ACCESS] = access
         except UserError as error:
             await errors.user_error(error)(scope, receive, send_secured)
             return

@@ -28,12 +28,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .models import DAYS, Day, Level
+from .models import DAYS, DEFAULT_TEAM, Day, Level
 
 PART_OF_DAY_HOURS = 6
 """Mining and the risk model read the hour in parts of the day of this many hours."""
 PRODUCTION_NAMES = ("prod", "production")
 NO_EFFECT_SD = 0.7
+TEAM_SD = 0.5
+"""The starting scale of the teams' effects (as the services'), then learned."""
 """The prior of a main effect: centred on no effect, a standard deviation of 0.7 on the
 log-odds to start with (see :mod:`release_agent.stats.priors`)."""
 
@@ -70,6 +72,7 @@ class Observation:
     service_criticality: Level
     local: datetime
     clashes: tuple[str, ...]
+    team: str = DEFAULT_TEAM
 
 
 Prior = tuple[float, float]
@@ -83,7 +86,8 @@ class Effect:
 
     - ``flag``: one effect, named after the attribute, when the value is true;
     - ``levels``: an effect ``name=value`` for each value listed in ``priors``;
-    - ``each``: an effect ``name=value`` for every value, centred on none with ``sd``;
+    - ``each``: an effect ``name=value`` for every value but those in ``baseline``,
+      centred on none with ``sd``;
     - ``unless``: one effect named ``feature`` when the value is none of ``values``.
     """
 
@@ -92,6 +96,8 @@ class Effect:
     sd: float = 0.0
     feature: str = ""
     values: tuple[str, ...] = ()
+    baseline: tuple[str, ...] = ()
+    """``each``: values with no effect of their own, which the intercept stands for."""
 
     def features(self, name: str, value: Any) -> list[str]:
         if value is None:
@@ -101,7 +107,7 @@ class Effect:
         if self.form == "levels":
             return [f"{name}={value}"] if str(value) in self.priors else []
         if self.form == "each":
-            return [f"{name}={value}"]
+            return [] if str(value) in self.baseline else [f"{name}={value}"]
         if self.form == "unless":
             return [] if value in self.values else [self.feature]
         raise ValueError(f"unknown effect form {self.form!r}")
@@ -119,7 +125,7 @@ class Effect:
         if self.form == "levels":
             return self.priors.get(value)
         if self.form == "each":
-            return 0.0, self.sd
+            return None if value in self.baseline else (0.0, self.sd)
         return None
 
     def known(self, name: str, values: tuple[str, ...]) -> list[str]:
@@ -131,7 +137,7 @@ class Effect:
             return [self.feature]
         if self.form == "levels":
             return [f"{name}={v}" for v in self.priors]
-        return [f"{name}={v}" for v in values]
+        return [f"{name}={v}" for v in values if v not in self.baseline]
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,18 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         observe=lambda o: o.service,
         similarity=3.0,
         effect=Effect("each", sd=0.5),
+    ),
+    Attribute(
+        "team",
+        Kind.text,
+        "team",
+        "the team that owns the release",
+        observe=lambda o: o.team,
+        # Not mined: a pattern of one team is found through its services. In the risk
+        # model each team but the default one has an effect, pooled in one group: a new
+        # team starts from the organisation's evidence, and its own takes over.
+        mined=False,
+        effect=Effect("each", sd=TEAM_SD, baseline=(DEFAULT_TEAM,)),
     ),
     Attribute(
         "env",

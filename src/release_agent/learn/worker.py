@@ -83,6 +83,24 @@ class Cadence:
         return new_outcomes > 0 and seconds_since >= self.every_seconds
 
 
+@dataclass(frozen=True)
+class LearnSettings:
+    """What ``serve`` asks of its background learner, before the policy is read."""
+
+    every_outcomes: int | None = None
+    """New outcomes that call for a run; None: the policy's ``extract_every``."""
+    every_seconds: float = EVERY_SECONDS
+    """Seconds after which any new outcome calls for a run."""
+    poll_seconds: float = POLL_SECONDS
+    """How often the worker reads the database for outcomes other processes recorded."""
+
+    def cadence(self, extract_every: int) -> Cadence:
+        """The cadence with ``extract_every`` (the policy's) standing in for a count not
+        given. Raises InvalidInput naming ``learn_every`` or ``learn_interval``."""
+        every = extract_every if self.every_outcomes is None else self.every_outcomes
+        return Cadence(every_outcomes=every, every_seconds=self.every_seconds)
+
+
 class LearningWorker:
     """Runs learning in a background thread at a :class:`Cadence`."""
 
