@@ -137,6 +137,9 @@ def test_unknown_field_lists_the_known_ones(client: TestClient, app: FastAPI) ->
         "clashes",
         "notes",
         "delays",
+        "team",
+        "ref",
+        "shadow",
     }
     assert store_of(app).count_decisions() == 0
 

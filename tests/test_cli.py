@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from release_agent.cli import main
 from release_agent.memory.store import Store
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed"
+DATA = Path(__file__).resolve().parent / "data"
 
 TUESDAY = [
     "--service",
@@ -183,20 +183,18 @@ def test_episodes_and_heuristics_list_with_json_and_limits(db: str) -> None:
     assert "no heuristics yet" in invoke("heuristics", db=db).output
 
 
-def test_memory_import_of_both_seed_files_and_export(db: str, tmp_path: Path) -> None:
-    if not SEED.exists():
-        pytest.skip(f"seed files not found at {SEED}")
-    result = invoke("memory", "import", str(SEED / "memory.json"), "--json", db=db)
+def test_memory_import_of_both_memory_forms_and_export(db: str, tmp_path: Path) -> None:
+    result = invoke("memory", "import", str(DATA / "memory.json"), "--json", db=db)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["episodes_added"] == 17
-    assert invoke("memory", "import", str(SEED / "memory-old.json"), db=db).exit_code == 0
+    assert report["episodes_added"] == 19
+    assert invoke("memory", "import", str(DATA / "memory-old.json"), db=db).exit_code == 0
     heuristics = json.loads(invoke("heuristics", "--json", "--status", "active", db=db).output)
     assert all(h["provenance"] == "imported" for h in heuristics)
     out = tmp_path / "out.json"
     assert invoke("memory", "export", str(out), db=db).exit_code == 0
     exported = json.loads(out.read_text())
-    assert len(exported["episodes"]) == 18
+    assert len(exported["episodes"]) == 20
     assert {"context", "decision", "outcome", "timestamp"} <= set(exported["episodes"][0])
 
 

@@ -424,8 +424,25 @@ non_production_factor = 0.25
 @pytest.mark.parametrize(
     ("text", "field", "allowed"),
     [
-        ("colour = 1", "policy.colour", ["costs", "decision", "freeze", "notify", "priors"]),
-        ("[freeze]\nmonthly = []", "freeze.monthly", ["once", "weekly"]),
+        (
+            "colour = 1",
+            "policy.colour",
+            [
+                "calendar",
+                "costs",
+                "decision",
+                "freeze",
+                "github",
+                "non_production",
+                "notify",
+                "priors",
+                "production",
+                "services",
+                "teams",
+                "timezone",
+            ],
+        ),
+        ("[freeze]\nmonthly = []", "freeze.monthly", ["ics", "once", "weekly"]),
         (
             WEEKEND + 'colour = "red"',
             "freeze.weekly[0].colour",

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql
 from conftest import create_database, drop_database
 from release_agent.agent import Agent
 from release_agent.decide.context import evaluate
+from release_agent.domain.calendar import CalendarSettings
 from release_agent.domain.errors import Conflict, InvalidInput, NotFound, ReleaseAgentError
 from release_agent.domain.models import Decision, DecisionRecord, Level, ReleaseRequest, Result
 from release_agent.domain.scenarios import SCENARIOS, get
@@ -471,6 +472,8 @@ def request_for(service: str, at: str = "2026-11-24T10:00:00+01:00") -> ReleaseR
 
 
 def test_similar_episodes_prefer_the_same_service(agent: Agent, store: Store) -> None:
+    # Two services at one time clash in the change calendar; this is about recall alone.
+    agent.policy = agent.policy.model_copy(update={"calendar": CalendarSettings(enabled=False)})
     own = agent.decide(request_for("search"))
     other = agent.decide(request_for("catalog"))  # newer, otherwise identical
     for record in (own, other):

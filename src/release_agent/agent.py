@@ -17,10 +17,15 @@ The CLI, the HTTP API and the simulator are thin shells over this class.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
+from .decide import calendar as calendar_stage
 from .decide import context as context_stage
+from .decide.calendar import Calendar
+from .decide.override import override as override_stage
 from .decide.pipeline import Evidence, run
 from .domain.errors import InvalidInput
+from .domain.idempotency import Answer, decides_again
 from .domain.models import (
     ON_FAILURE,
     Decision,
@@ -30,8 +35,11 @@ from .domain.models import (
     Result,
     TraceEntry,
 )
+from .domain.overrides import checked_text, decision_of
 from .domain.policy import Policy
+from .domain.shadow import matches as shadow_env
 from .learn.loop import LearnReport, learn
+from .memory.refs import RefTaken
 from .memory.store import Store
 from .reasoners.base import Reasoner
 from .reasoners.builtin import BuiltinReasoner
@@ -82,9 +90,27 @@ class Agent:
 
     def decide(self, request: ReleaseRequest) -> DecisionRecord:
         """Run the pipeline on ``request`` with the newest knowledge snapshot and store the
-        episode, with the snapshot's version. Never learns."""
+        episode, with the snapshot's version. Never learns. A request whose ref was
+        decided already gets the stored record (see :meth:`answer`)."""
+        return self.answer(request).record
+
+    def answer(self, request: ReleaseRequest) -> Answer:
+        """:meth:`decide`, saying whether the record was decided now or is the stored
+        decision of the request's ref (``replayed``): a ref already decided answers its
+        live decision unless ``request.delays`` is higher, and then the new decision
+        supersedes it. Raises Conflict for a ref decided for another release."""
+        stored = self.store.decision_by_ref(request.ref) if request.ref else None
+        if stored is not None and not decides_again(request, stored):
+            return Answer(stored, replayed=True)
+        try:
+            return Answer(self._decide(request, stored.release_id if stored else None))
+        except RefTaken as taken:
+            return Answer(self.store.get_decision(taken.release_id), replayed=True)
+
+    def _decide(self, request: ReleaseRequest, supersedes: str | None) -> DecisionRecord:
         knowledge = self.knowledge()
-        context = context_stage.evaluate(request, self.policy.settings)
+        policy = self.policy.for_team(request.team)
+        context = context_stage.evaluate(request, policy.settings)
         evidence = Evidence(
             model=knowledge.model,
             # Only those that can match some moment of this release: the same decision
@@ -99,10 +125,11 @@ class Agent:
             neighbours=self.store.recent_contexts(
                 request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
             ),
+            calendar=self.calendar_for(request),
         )
         outcome = run(
             request,
-            self.policy,
+            policy,
             evidence,
             self.reasoner,
             self.builtin,
@@ -110,6 +137,7 @@ class Agent:
         )
         record = outcome.record
         record.knowledge_version = knowledge.version
+        record.shadow = request.shadow or shadow_env(request.env, policy.settings.shadow)
         record.trace.append(
             TraceEntry(
                 stage="memory",
@@ -118,12 +146,48 @@ class Agent:
                 detail={"deploy_at": outcome.deploy_context.at.isoformat()},
             )
         )
-        self.store.save_decision(record, outcome.deploy_context)
+        self.store.save_decision(
+            record,
+            outcome.deploy_context,
+            supersedes=supersedes,
+            frees=evidence.calendar.own,
+            book=policy.calendar.enabled,
+        )
         return record
+
+    def calendar_for(self, request: ReleaseRequest) -> Calendar:
+        """The change calendar a decision on ``request`` sees: the open bookings of its
+        environment around its moment (none when the policy turns the calendar off)."""
+        policy = self.policy.for_team(request.team)
+        if not policy.calendar.enabled:
+            return Calendar(settings=policy.calendar)
+        start, end = calendar_stage.read_span(request, policy)
+        found = self.store.bookings_around(request.env, start, end)
+        return calendar_stage.for_request(request, policy, found)
+
+    def override(
+        self, release_id: str, decision: Decision | str, by: str, reason: str
+    ) -> DecisionRecord:
+        """A human's override of the decision ``release_id`` (or a unique prefix): the
+        record's decision becomes ``decision``, the agent's is kept in ``override``, and
+        the audit log gains an entry. Raises InvalidInput for a bad field, NotFound for an
+        unknown id, Conflict when it may not be overridden (see decide/override.py)."""
+        to = decision_of(decision)
+        who = checked_text(by, "by")
+        why = checked_text(reason, "reason")
+        now = datetime.now(UTC)
+        return self.store.override(
+            release_id,
+            lambda record: override_stage(
+                record, to, who, why, self.policy.for_team(record.request.team), now
+            ),
+        )
 
     def record_outcome(
         self, release_id: str, result: Result, notes: str | None = None, *, replace: bool = False
     ) -> OutcomeRecord:
+        """Record what happened after the deploy (refused for a NO_GO: override it
+        first)."""
         return self.store.record_outcome(release_id, result, notes, replace=replace)
 
     def learn(self, *, wait: float = 0.0) -> LearnReport:
@@ -145,7 +209,9 @@ class Agent:
         decision: Decision | None = None,
         limit: int = 50,
         before: str | None = None,
+        ref: str | None = None,
+        team: str | None = None,
     ) -> list[DecisionRecord]:
         return self.store.list_decisions(
-            service=service, decision=decision, limit=limit, before=before
+            service=service, decision=decision, limit=limit, before=before, ref=ref, team=team
         )

@@ -20,6 +20,7 @@ _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
 
 _WHY = {
     401: "A write without the right bearer token, or a request with two Authorization headers",
+    403: "A team's token writing for another team, or where only an admin token may",
     404: "The id names nothing stored; `allowed` lists the known ids where they are few",
     409: "The request contradicts what is stored",
     413: f"The body is larger than {MAX_BODY} bytes",
@@ -91,6 +92,12 @@ class Documenter:
             for method, operation in operations.items():
                 if method.upper() not in READ_METHODS:
                     operation["security"] = requirement
+                    refused = operation.get("responses", {}).get("401")
+                    if not self.loopback and refused is not None:  # tokens may be scoped
+                        operation["responses"]["403"] = {
+                            "description": _WHY[403],
+                            "content": refused.get("content", {}),
+                        }
                 validation = operation.get("responses", {}).get("422", {})
                 ref = validation.get("content", {}).get("application/json", {}).get("schema", {})
                 if ref.get("$ref") == _FASTAPI_VALIDATION:

@@ -22,6 +22,7 @@ from ..domain.models import (
     Result,
 )
 from ..domain.scenarios import Scenario
+from ..stats.evidence import confidence_text
 
 
 class _Answer(BaseModel):
@@ -53,13 +54,19 @@ class DecisionPage(_Answer):
 
 
 class HeuristicView(Heuristic):
-    """A heuristic with its evidence and a readable form of its condition."""
+    """A heuristic with its evidence, a readable form of its condition, and its confidence
+    as every view shows it (the number and the counts it comes from)."""
 
     description: str
+    confidence_text: str = Field(examples=["0.94 (8 of 8 deploys succeeded)"])
 
     @classmethod
     def of(cls, heuristic: Heuristic) -> HeuristicView:
-        return cls(**dict(heuristic), description=describe(heuristic.when))
+        return cls(
+            **dict(heuristic),
+            description=describe(heuristic.when),
+            confidence_text=confidence_text(heuristic),
+        )
 
 
 class HeuristicList(_Answer):

@@ -8,7 +8,7 @@ checks the patterns against the domain), so a client, or schemathesis, can rely 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from functools import partial
 from typing import Annotated, Any
@@ -25,12 +25,14 @@ from pydantic import (
 )
 
 from ..domain.models import (
+    DEFAULT_TEAM,
     MAX_CLASHES,
     MAX_DELAYS,
     MAX_NOTES,
     MAX_YEAR,
     MIN_YEAR,
     NAME_PATTERN,
+    REF_PATTERN,
     Decision,
     Level,
     ReleaseRequest,
@@ -38,6 +40,7 @@ from ..domain.models import (
     parse_request,
     text_fault,
 )
+from ..domain.overrides import BY_PATTERN, MAX_BY, MAX_REASON, REASON_PATTERN
 
 NAME_SCHEMA_PATTERN = r"^\s*" + NAME_PATTERN.pattern.removeprefix("^").removesuffix("$") + r"\s*$"
 """A service or environment name as the domain accepts it: surrounding white space is
@@ -161,6 +164,15 @@ At = Annotated[
 ]
 
 
+Ref = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": REF_PATTERN.pattern},
+        mode="validation",
+    ),
+]
+
+
 def _number_only(value: object) -> object:
     """A JSON number (70 or 70.0, as JSON Schema's integer allows), never text or a
     boolean."""
@@ -191,15 +203,27 @@ class DecisionBody(BaseModel):
 
     service: Name = Field(description="the service to release")
     env: Name = Field(default="prod", description="target environment")
+    team: Name = Field(
+        default=DEFAULT_TEAM,
+        description="the team that owns the release: its policy and its tokens apply",
+    )
     feature_risk: LevelChoice
     service_criticality: LevelChoice
     at: At = Field(
         default=None,
         description=f"planned time, RFC 3339 (ISO 8601 with a UTC offset), years {MIN_YEAR} "
-        f"to {MAX_YEAR}; default now",
+        f"to {MAX_YEAR}; default now, in the policy's timezone (UTC when it names none)",
     )
     clashes: Clashes = Field(default_factory=list, description="services releasing at once")
     notes: Notes | None = None
+    ref: Ref | None = Field(
+        default=None,
+        description="your key for this release, e.g. COMMIT_SHA:ENV: a ref already decided "
+        "answers its stored decision (200) instead of deciding again, unless delays is higher",
+    )
+    shadow: StrictBool = Field(
+        default=False, description="advice only: recorded and answered, blocking nothing"
+    )
     delays: Annotated[int, BeforeValidator(_number_only)] = Field(
         default=0,
         ge=0,
@@ -216,11 +240,12 @@ class DecisionBody(BaseModel):
             raise ValueError("must be an ISO 8601 time with a UTC offset, as a string")
         return value
 
-    def to_request(self) -> ReleaseRequest:
-        """The domain request. Raises InvalidInput naming the field (e.g. ``at`` without
-        an offset, or a number of seconds)."""
+    def to_request(self, zone: tzinfo = UTC) -> ReleaseRequest:
+        """The domain request; without ``at``, for now in ``zone`` (the policy's time
+        zone). Raises InvalidInput naming the field (e.g. ``at`` without an offset, or a
+        number of seconds)."""
         data = self.model_dump(exclude={"at"})
-        data["at"] = self.at if self.at is not None else datetime.now().astimezone()
+        data["at"] = self.at if self.at is not None else datetime.now(zone)
         return parse_request(data)
 
 
@@ -233,4 +258,27 @@ class OutcomeBody(BaseModel):
     notes: Notes | None = None
     replace: StrictBool = Field(
         default=False, description="overwrite an outcome already recorded (true or false only)"
+    )
+
+
+class OverrideBody(BaseModel):
+    """A human's override of a decision: the final decision, who and why."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"decision": "GO", "by": "alice", "reason": "CAB approved the fix"}]
+        },
+    )
+
+    decision: DecisionChoice
+    by: str = Field(
+        max_length=MAX_BY,
+        json_schema_extra={"pattern": BY_PATTERN},
+        description="who overrides (name or handle)",
+    )
+    reason: str = Field(
+        max_length=MAX_REASON,
+        json_schema_extra={"pattern": REASON_PATTERN},
+        description="why, for the audit log",
     )

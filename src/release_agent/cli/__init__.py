@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import click
 
+from .calendar import calendar
 from .common import ReleaseAgentGroup
 from .decide import decide, demo, outcome, run, scenarios, show
 from .memory import episodes, heuristics, learn, memory
+from .override import override, overrides
 from .serve import serve
+from .shadow import shadow_report
 from .simulate import simulate_command
+from .tokens import tokens
 from .worlds import worlds_command
 
 
@@ -23,7 +27,8 @@ from .worlds import worlds_command
 def main() -> None:
     """Decide whether a release may go to production now: GO, NO_GO or DELAY.
 
-    Exit codes: 0 GO, 3 DELAY, 4 NO_GO, 2 bad input, 1 unexpected error.
+    Exit codes: 0 GO, 3 DELAY, 4 NO_GO, 2 bad input, 1 unexpected error (a shadow
+    decision exits 0 whatever it is).
     """
 
 
@@ -34,11 +39,16 @@ for command in (
     scenarios,
     show,
     outcome,
+    override,
+    overrides,
+    shadow_report,
     episodes,
     heuristics,
     learn,
     memory,
     serve,
+    tokens,
+    calendar,
     simulate_command,
     worlds_command,
 ):

@@ -6,7 +6,7 @@ completion import this module and must not load the pipeline.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import click
@@ -21,12 +21,13 @@ if TYPE_CHECKING:
 EXIT_BY_DECISION = {"GO": EXIT_OK, "DELAY": EXIT_DELAY, "NO_GO": EXIT_NO_GO}
 
 
-def parse_at(text: str | None) -> datetime:
-    """An ISO 8601 time with a UTC offset; now when absent. InvalidInput otherwise."""
+def parse_at(text: str | None, zone: tzinfo = UTC) -> datetime:
+    """An ISO 8601 time with a UTC offset; when absent, now in ``zone`` (the team's time
+    zone, not the machine's). InvalidInput otherwise."""
     from ..domain.errors import InvalidInput
 
     if text is None:
-        return datetime.now().astimezone()
+        return datetime.now(zone)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -48,6 +49,12 @@ def where(store: Store) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def exit_code(record: DecisionRecord) -> int:
+    """The exit code a decision gives: its decision's, or 0 for a shadow decision (advice
+    only)."""
+    return EXIT_OK if record.shadow else EXIT_BY_DECISION[record.decision.value]
+
+
 def _finish(record: DecisionRecord, as_json: bool, trace: bool) -> None:
     from .render import decision_record
 
@@ -55,18 +62,35 @@ def _finish(record: DecisionRecord, as_json: bool, trace: bool) -> None:
         echo_json(record.to_json_dict())
     else:
         click.echo(decision_record(record, trace=trace))
-    raise SystemExit(EXIT_BY_DECISION[record.decision.value])
+    if record.shadow and not as_json:
+        click.echo(
+            f"shadow: advice only, exit 0 (without shadow: exit "
+            f"{EXIT_BY_DECISION[record.decision.value]})",
+            err=True,
+        )
+    raise SystemExit(exit_code(record))
 
 
 @click.command()
 @click.option("--service", required=True, type=TEXT, help="The service being released.")
 @click.option("--env", default="prod", show_default=True, type=TEXT, help="Target environment.")
+@click.option(
+    "--team",
+    default="default",
+    show_default=True,
+    type=TEXT,
+    envvar="RELEASE_AGENT_TEAM",
+    help="The team that owns the release (its policy section applies). Env: RELEASE_AGENT_TEAM.",
+)
 @click.option("--risk", "feature_risk", required=True, type=LEVELS, help="Feature risk.")
 @click.option(
     "--criticality", "service_criticality", required=True, type=LEVELS, help="Service criticality."
 )
 @click.option(
-    "--at", metavar="TIME", type=TEXT, help="Planned time, ISO 8601 with offset (default: now)."
+    "--at",
+    metavar="TIME",
+    type=TEXT,
+    help="Planned time, ISO 8601 with offset (default: now, in the policy's timezone).",
 )
 @click.option(
     "--clash",
@@ -87,38 +111,69 @@ def _finish(record: DecisionRecord, as_json: bool, trace: bool) -> None:
     help="How many times this release was delayed already (at the policy's max_delays, "
     "it is GO or NO_GO).",
 )
+@click.option(
+    "--ref",
+    metavar="REF",
+    type=TEXT,
+    help="Your key for this release, e.g. COMMIT_SHA:ENV: asking again with a ref already "
+    "decided prints the stored decision (and its exit code) instead of deciding twice.",
+)
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Advice only: record and print the decision, but exit 0 whatever it is.",
+)
 @click.option("--trace", is_flag=True, help="Show every stage's record.")
 @output_options
 @agent_options()
 def decide(
     service: str,
     env: str,
+    team: str,
     feature_risk: str,
     service_criticality: str,
     at: str | None,
     clashes: tuple[str, ...],
     notes: str | None,
     delays: int,
+    ref: str | None,
+    shadow: bool,
     trace: bool,
     as_json: bool,
     agent: AgentOptions,
 ) -> None:
-    """Decide whether a release may go out: exit 0 GO, 3 DELAY, 4 NO_GO, 2 bad input."""
+    """Decide whether a release may go out: exit 0 GO, 3 DELAY, 4 NO_GO, 2 bad input
+    (exit 0 whatever the decision with --shadow, or in a shadow environment)."""
     from ..domain.models import parse_request
 
     request = parse_request(
         {
             "service": service,
             "env": env,
+            "team": team,
             "feature_risk": feature_risk.upper(),
             "service_criticality": service_criticality.upper(),
             "at": parse_at(at),
             "clashes": list(clashes),
             "notes": notes,
             "delays": delays,
+            "ref": ref,
+            "shadow": shadow,
         }
     )
-    _finish(agent.build().decide(request), as_json, trace)
+    built = agent.build()
+    if at is None:
+        # Now in the team's time zone, known once the policy is read.
+        zoned = parse_at(None, built.policy.for_team(request.team).settings.zone)
+        request = parse_request({**request.model_dump(), "at": zoned})
+    answer = built.answer(request)
+    if answer.replayed:
+        click.echo(
+            f"ref {request.ref} was decided already: the stored decision "
+            f"{answer.record.release_id} (no new decision; --delays higher re-asks)",
+            err=True,
+        )
+    _finish(answer.record, as_json, trace)
 
 
 @click.command()
@@ -214,7 +269,7 @@ def show(release_id: str, as_json: bool, db: str | None) -> None:
     from ..memory.store import Store
     from .render import decision_record
 
-    record = Store.open(db).get_decision(release_id)
+    record = Store.open(db).get_decision(release_id)  # the id, or a unique prefix of it
     if as_json:
         echo_json(record.to_json_dict())
     else:
@@ -236,7 +291,9 @@ def outcome(
     from ..memory.store import Store
     from .render import visible
 
-    recorded = Store.open(db).record_outcome(release_id, Result(result), notes, replace=replace)
+    store = Store.open(db)
+    release_id = store.resolve_id(release_id)  # the id, or a unique prefix of it
+    recorded = store.record_outcome(release_id, Result(result), notes, replace=replace)
     if as_json:
         echo_json({"release_id": release_id, **recorded.model_dump(mode="json")})
     else:

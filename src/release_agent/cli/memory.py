@@ -13,6 +13,7 @@ from .common import echo_json
 from .files import OutputFile
 from .options import (
     HEURISTIC_STATUSES,
+    TEXT,
     AgentOptions,
     agent_options,
     db_option,
@@ -30,9 +31,10 @@ LIMIT_HELP = "How many to show, newest first (0: all)."
 
 @click.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0), help=LIMIT_HELP)
+@click.option("--team", metavar="NAME", type=TEXT, help="Only this team's episodes.")
 @output_options
 @db_option
-def episodes(limit: int, as_json: bool, db: str | None) -> None:
+def episodes(limit: int, team: str | None, as_json: bool, db: str | None) -> None:
     """Past decisions and imported episodes: one line each, fitted to the terminal.
 
     `show RELEASE_ID` prints one in full; --json prints every field.
@@ -40,7 +42,7 @@ def episodes(limit: int, as_json: bool, db: str | None) -> None:
     from ..memory.store import Store
     from .render import episodes_table
 
-    rows = Store.open(db).list_episodes(limit)
+    rows = Store.open(db).list_episodes(limit, team=team)
     if as_json:
         echo_json([row.to_json() for row in rows])
         return
@@ -73,7 +75,11 @@ def heuristics(status: str, limit: int, as_json: bool, db: str | None) -> None:
     chosen = None if status == "all" else HeuristicStatus(status)
     items = Store.open(db).list_heuristics(chosen, limit)
     if as_json:
-        echo_json([h.model_dump(mode="json") for h in items])
+        from ..stats.evidence import confidence_text
+
+        echo_json(
+            [{**h.model_dump(mode="json"), "confidence_text": confidence_text(h)} for h in items]
+        )
         return
     if not items:
         click.echo("no heuristics yet: record outcomes, then run `release-agent learn`")
@@ -114,7 +120,7 @@ def learn(as_json: bool, agent: AgentOptions) -> None:
 
 @click.group()
 def memory() -> None:
-    """Import or export memory in the seed's memory.json format."""
+    """Import or export memory (the seed's memory.json format); rebuild its counts."""
 
 
 def import_summary(report: ImportReport) -> str:
@@ -164,6 +170,34 @@ def memory_import(file: str, as_json: bool, db: str | None, policy: str | None) 
     click.echo(import_summary(report))
     for reason in report.heuristics_rejected:
         click.echo(f"  rejected {visible(reason)}")
+
+
+@memory.command("rebuild-counts")
+@output_options
+@db_option
+def memory_rebuild_counts(as_json: bool, db: str | None) -> None:
+    """Recount the outcome counts per context cell from the episodes.
+
+    The counts are kept as outcomes are written; rebuild them only when episodes were
+    changed around release-agent (by hand in SQL, a restored backup of one table).
+    Writers wait while it runs (one transaction).
+    """
+    from ..memory.store import Store
+    from .render import plural
+
+    store = Store.open(db)
+    try:
+        with spinner("recounting outcomes per context cell", terminal(as_json)):
+            count = store.rebuild_cell_counts()
+            outcomes = store.count_outcomes()
+    finally:
+        store.close()
+    if as_json:
+        echo_json({"cells": count, "outcomes": outcomes})
+        return
+    click.echo(
+        f"rebuilt the cell counts: {plural(count, 'cell')} from {plural(outcomes, 'outcome')}"
+    )
 
 
 @memory.command("export")

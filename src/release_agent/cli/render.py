@@ -61,6 +61,26 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%a %Y-%m-%d %H:%M %z") if moment else "-"
 
 
+def _ledger_lines(record: DecisionRecord) -> list[str]:
+    """A human override, shadow mode and a superseding decision, when the record has
+    them (the reason below is the agent's)."""
+    lines = []
+    o = record.override
+    if o is not None:
+        glass = " (break-glass: opens a freeze)" if o.break_glass else ""
+        lines.append(
+            _wrap(
+                f"overridden: agent said {o.agent_decision.value}, {o.by} decided "
+                f"{o.decision.value} at {when(o.at)}{glass}: {o.reason}"
+            )
+        )
+    if record.shadow:
+        lines.append("shadow: advice only, blocks nothing")
+    if record.superseded_by:
+        lines.append(visible(f"superseded by {record.superseded_by}"))
+    return lines
+
+
 def decision_record(record: DecisionRecord, trace: bool = False) -> str:
     lines = []
     head = click.style(
@@ -76,11 +96,15 @@ def decision_record(record: DecisionRecord, trace: bool = False) -> str:
             + (f", clashes {', '.join(req.clashes)}" if req.clashes else "")
         )
     )
+    lines.extend(_ledger_lines(record))
     lines.append("reason:")
     lines.append(_wrap(record.reason))
     if record.guardrails:
         lines.append("guardrails:")
         lines.extend(_wrap(g) for g in record.guardrails)
+    if record.warnings:
+        lines.append(click.style("warnings:", fg="yellow"))
+        lines.extend(_wrap(w) for w in record.warnings)
     lines.append(
         "heuristics applied:" if record.heuristics_applied else "heuristics: none applicable"
     )
@@ -126,13 +150,17 @@ def decision_record(record: DecisionRecord, trace: bool = False) -> str:
 
 
 def heuristic_line(h: Heuristic) -> str:
-    evidence = f"support {h.support}, failures {h.failures}, successes {h.successes}"
+    """One heuristic: its status, condition and recommendation, its confidence as every
+    view shows it (:func:`~release_agent.stats.evidence.confidence_text`), where it came
+    from, and its reason on the next line."""
+    from ..stats.evidence import confidence_text
+
     checked = f", checked {h.last_checked:%Y-%m-%d %H:%M}" if h.last_checked else ""
     reason = f"\n{_wrap(h.reason, '      ')}" if h.reason else ""
     return (
         visible(
-            f"#{h.id:<4} {h.status.value:<8} {describe(h.when)} -> {h.recommendation.value} "
-            f"(confidence {h.confidence:.3f}; {evidence}; {h.provenance.value}{checked})"
+            f"#{h.id:<4} {h.status.value:<8} {describe(h.when)} -> {h.recommendation.value}: "
+            f"confidence {confidence_text(h)}; {h.provenance.value}{checked}"
         )
         + reason
     )

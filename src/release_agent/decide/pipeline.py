@@ -1,6 +1,6 @@
 """The decision pipeline: runs the stages in order and builds the decision's trace.
 
-    START -> RISK_EVAL (context, guardrails, heuristics)
+    START -> RISK_EVAL (context, guardrails, heuristics, calendar)
           -> SCHEDULING (options for the moment considered)
           -> DECISION (planner, red team)
           -> REFLECT (a production GO is confirmed, or it is not GO)
@@ -45,9 +45,11 @@ from ..domain.words import count
 from ..reasoners.base import ConfirmTask, PlanTask, Reasoner, ReviewTask
 from ..reasoners.builtin import BuiltinReasoner
 from ..stats.risk_model import RiskModel
+from . import calendar as calendar_stage
 from . import context as context_stage
 from . import guardrails as guardrails_stage
 from . import heuristics as heuristics_stage
+from . import ics as ics_stage
 from . import planner, red_team, reflection, scheduling
 from .trace import Note, Trace
 
@@ -63,6 +65,8 @@ class Evidence:
     neighbours: list[dict[str, Any]] = field(default_factory=list)
     """The contexts of the decisions of the last RECURRENCE_DAYS days: the later
     decisions what a deploy teaches would serve (see reasoners/exploration.py)."""
+    calendar: calendar_stage.Calendar = field(default_factory=calendar_stage.Calendar)
+    """The change calendar around the release: its clashes at any moment."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class _Ask:
     builtin: BuiltinReasoner
     on_failure: str
     trace: Trace
+    clashes: tuple[str, ...] = ()
+    """The clashes at the requested time: the caller's and the calendar's."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
         guard,
         # Only the first moment explores: a window is checked for being a GO itself.
         ask.evidence.neighbours if moment == ask.request.at else (),
+        ask.evidence.calendar,
     )
     first = moment == ask.request.at
     ask.trace.add(scheduling.note(priced, moment, ask.evidence.model if first else None))
@@ -149,7 +156,7 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
 def _decide(ask: _Ask, guard: Guardrails) -> _First:
     """The configured reasoner's decision on the requested moment."""
     request, trace, builtin = ask.request, ask.trace, ask.builtin
-    task = _plan_task(ask, request.at, list(request.clashes), guard)
+    task = _plan_task(ask, request.at, list(ask.clashes), guard)
     trace.move(ReleaseState.DECISION, "plan")
     floor = ask.policy.settings.llm_floor
     planned = planner.propose(task, ask.reasoner, builtin, ask.on_failure, floor)
@@ -208,9 +215,10 @@ def _check_window(ask: _Ask, window: datetime, tail: tuple[str, ...]) -> _Settle
     settings = ask.policy.settings
     moment, reschedules = window, 1
     while True:
-        slot = context_stage.evaluate(request, settings, at=moment, clashes=[])
+        booked = _booked_at(ask, moment)
+        slot = context_stage.evaluate(request, settings, at=moment, clashes=booked)
         guard = guardrails_stage.check(slot, ask.policy)
-        task = _plan_task(ask, moment, [], guard)
+        task = _plan_task(ask, moment, booked, guard)
         trace.move(ReleaseState.DECISION, "check the window")
         planned = planner.propose(task, builtin, builtin, ask.on_failure)
         trace.calls.extend(planned.calls)
@@ -232,6 +240,12 @@ def _check_window(ask: _Ask, window: datetime, tail: tuple[str, ...]) -> _Settle
             return _Settled(Decision.NO_GO, tail=(*tail, why))
         reschedules += 1
         moment = plan.next_window
+
+
+def _booked_at(ask: _Ask, moment: datetime) -> list[str]:
+    """The clashes the calendar shows at a later window (the caller's name the requested
+    time only)."""
+    return [clash.service for clash in ask.evidence.calendar.clashes_at(moment)]
 
 
 def _applied(heuristics: list[Heuristic], plan: Plan) -> list[AppliedHeuristic]:
@@ -274,19 +288,33 @@ def run(
 ) -> Decided:
     """Decide on ``request``. Never returns GO when a guardrail forbids it or a reasoner
     failed; raises only for faults of release-agent itself."""
+    policy = ics_stage.resolve(policy)  # the freeze calendars given by URL, read now
+    found = evidence.calendar.clashes_at(request.at)
+    clashes = calendar_stage.merged(request.clashes, found)
     ask = _Ask(
-        request, policy, evidence, reasoner, builtin or BuiltinReasoner(), on_failure, Trace()
+        request,
+        policy,
+        evidence,
+        reasoner,
+        builtin or BuiltinReasoner(),
+        on_failure,
+        Trace(),
+        tuple(clashes),
     )
     trace, settings = ask.trace, policy.settings
     trace.move(ReleaseState.RISK_EVAL, "evaluate context, guardrails and heuristics")
-    context = context_stage.evaluate(request, settings)
+    context = context_stage.evaluate(request, settings, clashes=clashes)
     trace.add(context_stage.note(context))
+    warned = context_stage.warnings(request, policy)
+    if warned:
+        trace.add(context_stage.warnings_note(warned))
     guard = guardrails_stage.check(context, policy)
     trace.add(guardrails_stage.note(guard))
     applicable = heuristics_stage.applicable(
         context, evidence.heuristics, settings.heuristic_threshold
     )
     trace.add(heuristics_stage.note(applicable, settings.heuristic_threshold))
+    trace.add(calendar_stage.note(request.clashes, found, evidence.calendar))
 
     first = _decide(ask, guard)
     settled = first.settled
@@ -295,7 +323,8 @@ def run(
         settled = _check_window(ask, first.window, first.tail)
     deploy = settled.deploy or context
     if settled.decision is Decision.DELAY and settled.next_window and settled.deploy is None:
-        deploy = context_stage.evaluate(request, settings, at=settled.next_window, clashes=[])
+        booked = _booked_at(ask, settled.next_window)
+        deploy = context_stage.evaluate(request, settings, at=settled.next_window, clashes=booked)
 
     trace.add(
         Note("decision", f"final {settled.decision.value}", {"decision": settled.decision.value})
@@ -316,6 +345,7 @@ def run(
         states=trace.machine.states(),
         trace=trace.entries,
         reasoner_calls=trace.calls,
+        warnings=warned,
     )
     record.summary = summarize(record, first.plan.decision.value, first.plan.reason)
     return Decided(record, deploy)

@@ -4,14 +4,17 @@ For the moment considered it prices three kinds of action under the team's costs
 (:class:`release_agent.domain.policy.Costs`): GO now, DELAY to each whole hour within the
 horizon that no freeze covers, and NO_GO. A window is evaluated without the clashes of
 the requested time (they name deploys at that time), so a DELAY lands outside freezes,
-clashes and risky hours. The evidence of mined heuristics reaches the estimates through
-the risk model, where their patterns are effects of their own.
+clashes and risky hours. A window the change calendar shows booked (another release near
+it, see :mod:`.calendar`) is evaluated as clashing, and is not offered while a free one
+remains: DELAYs spread out instead of meeting in the best hour. The evidence of mined
+heuristics reaches the estimates through the risk model, where their patterns are effects
+of their own.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,6 +31,7 @@ from ..reasoners.exploration import RECURRENCE_DAYS, TEACHING_DAYS
 from ..stats.information import teaching_value
 from ..stats.risk_model import RiskModel
 from . import context as context_stage
+from .calendar import Calendar
 from .trace import Note
 
 
@@ -70,7 +74,10 @@ def candidate_times(
     moment: datetime, env: str, policy: Policy, guardrails: Guardrails
 ) -> list[datetime]:
     """Whole hours after ``moment`` within the horizon (counted from the end of a freeze
-    that covers ``moment``) that no freeze covers."""
+    that covers ``moment``) that no freeze covers (those of the policy's calendars too);
+    none while a calendar of ``env`` cannot be read, since none is known to be open."""
+    if policy.unreadable_calendars(env):
+        return []
     start = moment
     times: list[datetime] = []
     if guardrails.forbid_go and guardrails.open_at is not None:
@@ -94,9 +101,12 @@ def options(
     model: RiskModel,
     guardrails: Guardrails,
     neighbours: Sequence[Mapping[str, Any]] = (),
+    calendar: Calendar | None = None,
 ) -> Options:
     """The options at ``moment``; with ``neighbours`` (the contexts of recent decisions)
-    and a cheapest option of refusing, also what deploying would teach."""
+    and a cheapest option of refusing, also what deploying would teach. With
+    ``calendar``, the windows it shows booked clash, and are left out while any
+    window is free."""
     settings, costs = policy.settings, policy.costs
     now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
     times = (
@@ -104,8 +114,11 @@ def options(
         if request.delays < settings.max_delays
         else []  # delayed often enough: GO or NO_GO now
     )
+    booked = {t for t in times if calendar is not None and calendar.booked(t)}
+    if booked and len(booked) < len(times):
+        times = [t for t in times if t not in booked]
     attributes = [now_context.attributes()] + [
-        context_stage.attributes_at(request, settings, t, clash=False) for t in times
+        context_stage.attributes_at(request, settings, t, clash=t in booked) for t in times
     ]
     estimates = model.estimate_many(attributes, settings.risk_quantile)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
@@ -140,7 +153,7 @@ def options(
     if deploy is not None and settings.explore and deploy.score > no_go.expected_cost:
         at = deploy.at or moment
         target = attributes[0] if deploy is go_now else attributes[1 + times.index(at)]
-        lesson = teaching(model, target, deploy, no_go, neighbours, costs)
+        lesson = teaching(model, target, deploy, no_go, neighbours, costs, settings.is_production)
     return Options(now_context, go_now, windows, no_go, lesson)
 
 
@@ -151,6 +164,7 @@ def teaching(
     no_go: Option,
     neighbours: Sequence[Mapping[str, Any]],
     costs: Costs,
+    production: Callable[[str], bool] = is_production,
 ) -> Teaching:
     """What ``deploy`` (in context ``target``) would teach about the ``neighbours``' risks,
     priced against refusing (stats/information.py)."""
@@ -159,7 +173,7 @@ def teaching(
         [
             costs.failure_cost(
                 Level(n.get("service_criticality") or Level.MEDIUM.value),
-                is_production(str(n.get("env") or "prod")),
+                production(str(n.get("env") or "prod")),
             )
             for n in neighbours
         ]

@@ -118,6 +118,11 @@ MAX_NOTES = 4000
 MAX_CLASHES = 20
 MAX_DELAYS = 100
 MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_REF = 200
+DEFAULT_TEAM = "default"
+"""The team of a request that names none (and of everything stored before teams)."""
+REF_PATTERN = re.compile(r"^[!-~]{1,200}$")
+"""What a request's ``ref`` may look like: 1-200 printable ASCII characters, no spaces."""
 
 
 class _Strict(BaseModel):
@@ -161,8 +166,29 @@ class ReleaseRequest(_Strict):
     """How many times this release was delayed already (a caller asking again at the
     window it was given). Once it reaches the policy's ``max_delays``, DELAY is no longer
     an option: it is GO or NO_GO."""
+    ref: str | None = None
+    """The caller's idempotency key for this release (e.g. ``<commit sha>:prod``): asking
+    again with a ref already decided answers the stored decision, unless ``delays`` is
+    higher (a re-ask at a DELAY's window: a new decision that supersedes the old one)."""
+    shadow: bool = False
+    """Record and answer the decision, but as advice only: the command line exits 0."""
+    team: str = DEFAULT_TEAM
+    """The team that owns the release: its policy section, its listings, its tokens. The
+    risk model pools evidence across teams (see ``team`` in :mod:`.attributes`)."""
 
-    @field_validator("service", "env")
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not REF_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"must be 1-{MAX_REF} printable characters without spaces, "
+                "e.g. a commit SHA and the environment: 3f9c2e1:prod"
+            )
+        return value
+
+    @field_validator("service", "env", "team")
     @classmethod
     def _name(cls, value: str) -> str:
         value = value.strip()
@@ -274,7 +300,16 @@ class Heuristic(BaseModel):
     id: int | None = None
     when: dict[str, Any]
     recommendation: Decision
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The probability, from its failures and successes, that the deploys it covers "
+            "fail less often (GO) or more often (DELAY, NO_GO) than the reference rate; "
+            "see release_agent.stats.evidence. A person's stated one until 20 deploys; "
+            "a rejected candidate's claimed one."
+        ),
+    )
     support: int = Field(default=0, ge=0)
     failures: int = Field(default=0, ge=0)
     successes: int = Field(default=0, ge=0)
@@ -400,6 +435,23 @@ class OutcomeRecord(_Strict):
     recorded_at: datetime
 
 
+class OverrideView(_Strict):
+    """A human's override of a decision, as the record shows it: the latest one (the
+    ``overrides`` table keeps every one, see ``release-agent override``)."""
+
+    by: str
+    reason: str
+    at: datetime
+    agent_decision: Decision
+    """What the agent decided."""
+    decision: Decision
+    """What the human decided: the record's decision now."""
+    break_glass: bool = False
+    """A GO inside a freeze, allowed by the policy's ``allow_freeze_override``."""
+    agent_next_window: datetime | None = None
+    """The window the agent gave, when it decided DELAY."""
+
+
 class DecisionRecord(BaseModel):
     """Everything decided about one release; what ``decide --json`` prints."""
 
@@ -425,6 +477,18 @@ class DecisionRecord(BaseModel):
     knowledge_version: int | None = None
     """The knowledge snapshot the decision read (0: the priors alone; None: recorded
     before snapshots existed)."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the caller should look at, though it did not decide: an environment the
+    policy does not name, a freeze calendar read from an old copy."""
+    shadow: bool = False
+    """Advice only (``decide --shadow`` or the policy's ``[decision] shadow`` patterns):
+    recorded and answered, but it blocks nothing."""
+    override: OverrideView | None = None
+    """The latest human override; ``decision`` is then the human's, and
+    ``override.agent_decision`` the agent's."""
+    superseded_by: str | None = None
+    """The decision that replaced this one (a re-ask of the same ref at a DELAY's
+    window)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -4,6 +4,11 @@ A policy is a TOML file, given by ``--policy``, ``RELEASE_AGENT_POLICY`` or foun
 ``<user config dir>/release-agent/policy.toml``. No file means no freezes and the
 default settings below. Example (every key is optional)::
 
+    timezone = "Europe/Berlin"  # the team's IANA zone (default: none, see below)
+    production = ["prod", "production", "prod-*", "live"]   # glob patterns (the default)
+    non_production = ["staging", "dev*", "test*", "qa*"]    # (the default); any other
+                                # environment gets a warning in the decision
+
     [decision]
     heuristic_threshold = 0.6   # heuristics below this confidence are not applied
     extract_every = 5           # learn from memory every N decisions
@@ -16,6 +21,8 @@ default settings below. Example (every key is optional)::
     friday_afternoon_from = 12  # the hour a Friday afternoon begins
     explore = true              # a NO_GO on thin evidence may be tried anyway
     llm_floor = "evidence"      # an LLM may not go below the evidence: strict, off
+    allow_freeze_override = false   # a human override to GO may open a freeze
+    shadow = ["staging"]        # environments (glob patterns) decided as advice only
 
     [costs]                     # the team's risk appetite, in any unit
     failure = { LOW = 10, MEDIUM = 25, HIGH = 60 }   # by service criticality
@@ -28,7 +35,12 @@ default settings below. Example (every key is optional)::
     effects = { "feature_risk=HIGH" = { times = 4.0, sd = 0.7 } }
     scales = { service = 0.3 }  # fix a pooled group's scale instead of learning it
 
-    [[freeze.once]] / [[freeze.weekly]]   # see :mod:`.freezes`
+    [[freeze.once]] / [[freeze.weekly]] / [[freeze.ics]]   # see :mod:`.freezes`, :mod:`.ics`
+
+The team's ``timezone`` is the clock its business hours, Friday afternoon and freezes
+without a zone of their own are read on, and the zone of "now" when a decision names no
+time. Without it a requested time is read in its own UTC offset and now is in UTC. The
+top-level keys are carried by :class:`DecisionSettings` (:data:`TEAM_KEYS`).
 
 Every table is a pydantic model that refuses unknown keys. Every number is finite and in
 the range its field states (see the ``*_MAX`` bounds below: far beyond any real team,
@@ -43,15 +55,17 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -61,9 +75,26 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from . import teams
 from .attributes import ATTRIBUTES, INTERACTIONS
+from .calendar import CalendarSettings, ServiceSettings, check_services
+from .environments import (
+    DEFAULT_NON_PRODUCTION,
+    DEFAULT_PRODUCTION,
+    matches_any,
+    pattern_fault,
+    unknown_env_warning,
+)
 from .errors import PolicyError
 from .freezes import TABLE_CONFIG, Freeze, FreezeTable, OnceFreeze, WeeklyFreeze, refusal
+from .ics import (
+    CalendarFreeze,
+    IcsCalendar,
+    IcsError,
+    IcsSource,
+    UnreadableCalendar,
+    parse_ics,
+)
 from .models import FLOORS, Level
 
 __all__ = [
@@ -87,6 +118,7 @@ MAX_RESCHEDULES_MAX = 20
 MAX_DELAYS_MAX = 100
 HORIZON_HOURS_MAX = 24 * 31
 """A DELAY looks at most a month ahead."""
+MAX_ENV_PATTERNS = 100
 
 _N = TypeVar("_N", int, float)
 
@@ -113,6 +145,19 @@ def _floor(value: object) -> str:
     if isinstance(value, str) and value in FLOORS:
         return value
     raise refusal(f"{_toml(value)} is not a floor", allowed=list(FLOORS))
+
+
+def _env_patterns(value: object) -> tuple[str, ...]:
+    """An array of environment glob patterns, each 1-100 characters."""
+    if not isinstance(value, list | tuple):
+        raise refusal('must be an array of environment patterns, e.g. ["staging", "prod-eu-*"]')
+    if len(value) > MAX_ENV_PATTERNS:
+        raise refusal(f"must list at most {MAX_ENV_PATTERNS} patterns")
+    for item in value:
+        fault = pattern_fault(item)
+        if fault is not None:
+            raise refusal(f"{_toml(item)}: {fault}")
+    return tuple(item.strip().lower() for item in value)
 
 
 def _level(value: object) -> Level:
@@ -154,8 +199,31 @@ class Costs(BaseModel):
         return cost if production else cost * self.non_production_factor
 
 
+def _zone(value: object) -> ZoneInfo | None:
+    if value is None or isinstance(value, ZoneInfo):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise refusal(f"unknown time zone {_toml(value)}; use an IANA name such as Europe/Berlin")
+
+
+def _production_patterns(value: object) -> tuple[str, ...]:
+    patterns = _env_patterns(value)
+    if not patterns:
+        raise refusal('must name at least one environment, e.g. ["prod"]')
+    return patterns
+
+
+TEAM_KEYS = ("timezone", "production", "non_production")
+"""Top-level keys of the policy file that :class:`DecisionSettings` carries."""
+
+
 class DecisionSettings(BaseModel):
-    """How the agent decides: the ``[decision]`` table."""
+    """How the agent decides: the ``[decision]`` table, with the team's time zone and
+    environment patterns (:data:`TEAM_KEYS`, top-level keys of the file)."""
 
     model_config = TABLE_CONFIG
 
@@ -179,6 +247,39 @@ class DecisionSettings(BaseModel):
     (reasoners/exploration.py)."""
     llm_floor: Annotated[str, BeforeValidator(_floor)] = "evidence"
     """How far an LLM's plan may go below the built-in evidence (decide/floor.py)."""
+    allow_freeze_override: StrictBool = False
+    """Whether a human override to GO may open a freeze (then marked break_glass)."""
+    shadow: Annotated[tuple[str, ...], BeforeValidator(_env_patterns)] = ()
+    """Environments (glob patterns, e.g. "prod-eu-*") whose decisions are advice only:
+    recorded, answered, blocking nothing (domain/shadow.py)."""
+    # The team's clock and environments: top-level keys of the file (timezone,
+    # production, non_production), carried here so that every stage reading the
+    # settings reads them too (see TEAM_KEYS).
+    timezone: Annotated[ZoneInfo | None, BeforeValidator(_zone)] = None
+    """The team's time zone: business hours, Friday afternoon and freezes without a zone
+    of their own are read in it, and a decision without a time is for now in it. None:
+    a requested time is read in its own UTC offset, and now is in UTC."""
+    production: Annotated[tuple[str, ...], BeforeValidator(_production_patterns)] = (
+        DEFAULT_PRODUCTION
+    )
+    """Glob patterns of the production environments."""
+    non_production: Annotated[tuple[str, ...], BeforeValidator(_env_patterns)] = (
+        DEFAULT_NON_PRODUCTION
+    )
+    """Glob patterns of environments known not to be production (any other name that
+    is not production gets a warning in the decision)."""
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone of "now": the team's, else UTC."""
+        return self.timezone or UTC
+
+    def is_production(self, env: str) -> bool:
+        return matches_any(env, self.production)
+
+    def env_warning(self, env: str) -> str | None:
+        """The warning for an environment neither list names, or None."""
+        return unknown_env_warning(env, self.production, self.non_production)
 
     @field_validator("business_hours", mode="before")
     @classmethod
@@ -260,14 +361,30 @@ def _known_keys(value: object, allowed: Sequence[str]) -> object:
 class Policy(BaseModel):
     """Freezes, costs and settings; :func:`load_policy` reads one from a file."""
 
-    model_config = TABLE_CONFIG
+    model_config = ConfigDict(**TABLE_CONFIG, arbitrary_types_allowed=True)
 
     freezes: tuple[OnceFreeze | WeeklyFreeze, ...] = ()
+    ics: tuple[IcsSource, ...] = ()
+    """``[[freeze.ics]]``: calendars whose events are freezes (paths made absolute)."""
+    calendars: tuple[IcsCalendar | UnreadableCalendar, ...] = ()
+    """The calendars of ``ics`` as read: local files when the policy is loaded, URLs
+    before each decision (release_agent.decide.ics). A URL not read yet counts as
+    unreadable."""
     costs: Costs = Field(default_factory=Costs)
     settings: DecisionSettings = Field(default_factory=DecisionSettings)
     priors: PriorSettings = Field(default_factory=PriorSettings)
     source: str | None = None
     """The file the policy was read from, if any."""
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    services: dict[str, ServiceSettings] = Field(default_factory=dict)
+    """``[services.NAME]``: what each service depends on (see :mod:`.calendar`)."""
+    teams: dict[str, Policy] = Field(default_factory=dict)
+    """``[teams.NAME]``: the policy of each team with a section of its own (see
+    :mod:`.teams`)."""
+
+    def for_team(self, team: str) -> Policy:
+        """The policy a request of ``team`` is decided under: its section's, else this."""
+        return self.teams.get(team, self)
 
     def active_freezes(self, moment: datetime, env: str) -> list[tuple[Freeze, datetime]]:
         """Freezes covering ``moment`` for ``env``, each with the end of its occurrence."""
@@ -278,7 +395,46 @@ class Policy(BaseModel):
             occurrence = freeze.occurrence(moment)
             if occurrence is not None:
                 hits.append((freeze, occurrence[1]))
+        for calendar in self.calendars:
+            if isinstance(calendar, IcsCalendar) and calendar.source.applies_to(env):
+                for event in calendar.covering(moment):
+                    frozen = CalendarFreeze(
+                        name=event.summary,
+                        start=event.start,
+                        end=event.end,
+                        calendar=calendar.source.label,
+                    )
+                    hits.append((frozen, event.end))
         return hits
+
+    @property
+    def timezone(self) -> ZoneInfo | None:
+        """The team's time zone (the file's top-level ``timezone``), if set."""
+        return self.settings.timezone
+
+    def unreadable_calendars(self, env: str) -> list[UnreadableCalendar]:
+        """The calendars of ``env`` that could not be read: nothing is GO while any is."""
+        read = {calendar.source: calendar for calendar in self.calendars}
+        out = []
+        for source in self.ics:
+            if not source.applies_to(env):
+                continue
+            calendar = read.get(source)
+            if calendar is None:
+                out.append(UnreadableCalendar(source, "not fetched"))
+            elif isinstance(calendar, UnreadableCalendar):
+                out.append(calendar)
+        return out
+
+    def calendar_warnings(self, env: str) -> list[str]:
+        """What the calendars of ``env`` ask the decision to say (an old copy used)."""
+        return [
+            calendar.warning
+            for calendar in self.calendars
+            if isinstance(calendar, IcsCalendar)
+            and calendar.warning
+            and calendar.source.applies_to(env)
+        ]
 
     def next_open(self, moment: datetime, env: str, limit: int = 1000) -> datetime | None:
         """The first moment at or after ``moment`` that no freeze covers (None if none soon)."""
@@ -291,17 +447,54 @@ class Policy(BaseModel):
         return None
 
 
+class _FreezeFile(FreezeTable):
+    """The ``[freeze]`` table: ``once``, ``weekly`` and ``ics`` (:mod:`.ics`) arrays."""
+
+    ics: tuple[IcsSource, ...] = ()
+
+
+class _TeamZone(BaseModel):
+    """The file's ``timezone`` alone, read first: freezes without a zone read theirs."""
+
+    timezone: Annotated[ZoneInfo | None, BeforeValidator(_zone)] = None
+
+
 class _PolicyFile(BaseModel):
     """The file as TOML gives it."""
 
     model_config = TABLE_CONFIG
 
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _no_team_keys(cls, value: object) -> object:
+        for key in TEAM_KEYS:
+            if isinstance(value, Mapping) and key in value:
+                raise refusal(
+                    f"unknown key {key!r}: timezone, production and non_production are "
+                    "top-level keys of the policy file, before any table"
+                )
+        return value
+
+    timezone: Annotated[ZoneInfo | None, BeforeValidator(_zone)] = None
+    production: Annotated[tuple[str, ...], BeforeValidator(_production_patterns)] = (
+        DEFAULT_PRODUCTION
+    )
+    non_production: Annotated[tuple[str, ...], BeforeValidator(_env_patterns)] = (
+        DEFAULT_NON_PRODUCTION
+    )
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     costs: Costs = Field(default_factory=Costs)
     priors: PriorSettings = Field(default_factory=PriorSettings)
-    freeze: FreezeTable = Field(default_factory=FreezeTable)
+    freeze: _FreezeFile = Field(default_factory=lambda: _FreezeFile())
     notify: tuple[dict[str, Any], ...] = ()
     """Webhooks: validated by release_agent.integrations.notify when serve starts."""
+    github: dict[str, Any] = Field(default_factory=dict)
+    """The GitHub integration's table: validated by release_agent.integrations.github
+    when serve starts."""
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    services: Annotated[dict[str, ServiceSettings], AfterValidator(check_services)] = Field(
+        default_factory=dict
+    )
 
 
 def default_policy_path() -> Path:
@@ -330,22 +523,65 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
 
 
 def parse_policy(data: Mapping[str, Any], source: str | None = None) -> Policy:
-    """The policy that the parsed TOML ``data`` describes.
+    """The policy that the parsed TOML ``data`` describes, with the policy of each team
+    that has a ``[teams.NAME]`` section (see :mod:`.teams`).
 
     Raises PolicyError naming the first key at fault (and the values allowed, if a closed
     set); nothing of a malformed policy is used.
     """
+    organisation, sections = teams.split(data)
+    policy = _parse_one(organisation, source)
+    if not sections:
+        return policy
+    by_team = {}
+    for name, section in sections.items():
+        try:
+            by_team[name] = _parse_one(teams.overlay(organisation, section), source)
+        except PolicyError as error:
+            raise teams.in_section(error, name) from None
+    return policy.model_copy(update={"teams": by_team})
+
+
+def _parse_one(data: Mapping[str, Any], source: str | None = None) -> Policy:
+    """The policy of one document without teams (see :func:`parse_policy`)."""
     try:
-        file = _PolicyFile.model_validate(data)
+        zone = _TeamZone.model_validate({"timezone": data.get("timezone")}).timezone
+        file = _PolicyFile.model_validate(data, context={"timezone": zone})
     except ValidationError as error:
         raise _policy_error(error.errors(include_url=False)[0]) from None
+    base = Path(source).parent if source else None
+    sources = tuple(ics.resolved(base) for ics in file.freeze.ics)
     return Policy(
         freezes=(*file.freeze.once, *file.freeze.weekly),
+        ics=sources,
+        calendars=tuple(
+            _read_calendar(ics, index, file.timezone or ZoneInfo("UTC"))
+            for index, ics in enumerate(sources)
+            if not ics.is_url
+        ),
         costs=file.costs,
-        settings=file.decision,
+        settings=file.decision.model_copy(update={key: getattr(file, key) for key in TEAM_KEYS}),
         priors=file.priors,
         source=source,
+        calendar=file.calendar,
+        services=file.services,
     )
+
+
+def _read_calendar(source: IcsSource, index: int, zone: ZoneInfo) -> IcsCalendar:
+    """A local calendar of ``[[freeze.ics]]``, read when the policy is loaded; a file
+    that cannot be read or parsed is an error of the policy."""
+    field = f"freeze.ics[{index}].source"
+    try:
+        data = Path(source.source).read_bytes()
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        message = f"cannot read freeze calendar {source.label}: {why}"
+        raise PolicyError(message, field=field) from None
+    try:
+        return parse_ics(data, source, zone)
+    except IcsError as error:
+        raise PolicyError(f"freeze calendar {source.label} {error}", field=field) from None
 
 
 def _toml(value: object) -> str:
@@ -376,6 +612,10 @@ def _policy_error(error: ErrorDetails) -> PolicyError:
     if error["type"] == "extra_forbidden":
         table = _table_at(loc[:-1])
         allowed = sorted(table.model_fields) if table is not None else None
+        if table is _PolicyFile and allowed is not None:
+            allowed = sorted([*allowed, teams.TEAMS_KEY])  # read apart (see parse_policy)
+        if table is DecisionSettings and allowed is not None:
+            allowed = [key for key in allowed if key not in TEAM_KEYS]
         # A top-level key has no table to name it: call the file "policy".
         return PolicyError(
             f"unknown key {loc[-1]!r}",

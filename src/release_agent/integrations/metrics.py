@@ -10,13 +10,15 @@ two tests, never share counts).
     release_agent_reasoner_calls_total{reasoner,task,result}  reasoner calls (builtin and
                                                            LLMs), ok or failed
     release_agent_reasoner_latency_seconds{reasoner}       their latency
-    release_agent_pending_approvals{team}                  approvals waiting (none yet:
-                                                           approvals are not built)
+    release_agent_pending_approvals{team}                  GitHub deployment reviews
+                                                           still to send (due now or
+                                                           waiting for a DELAY's window)
     release_agent_notifications_total{result}              webhook messages: sent,
                                                            failed, dropped
 
-``team`` is ``default`` until teams exist. The reasoner figures come from each decision
-record's ``reasoner_calls``, so they count exactly what the record shows.
+``team`` is the record's team (``default`` unless the request named one). The reasoner
+figures come from each decision record's ``reasoner_calls``, so they count exactly what
+the record shows.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..domain.models import DecisionRecord, Result
 
 PREFIX = "release_agent_"
 TEAM = "default"
-"""Every record's team until teams exist."""
+"""The team of a figure that has none of its own."""
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # A decision takes milliseconds with the built-in reasoner and seconds with an LLM.
@@ -84,7 +86,7 @@ class Metrics:
         )
         self.pending_approvals = Gauge(
             f"{PREFIX}pending_approvals",
-            "Approvals waiting for a human, by team.",
+            "GitHub deployment reviews still to send (due now or at a DELAY's window), by team.",
             ["team"],
             registry=self.registry,
         )
@@ -100,19 +102,24 @@ class Metrics:
 
     def decided(self, record: DecisionRecord, seconds: float) -> None:
         """Count ``record``, which took ``seconds``, and its reasoner calls."""
-        self.decisions.labels(record.decision.value, TEAM, record.request.env).inc()
+        self.decisions.labels(record.decision.value, record.request.team, record.request.env).inc()
         self.decision_seconds.observe(seconds)
         for call in record.reasoner_calls:
             result = "ok" if call.ok else "failed"
             self.reasoner_calls.labels(call.reasoner, call.task, result).inc()
             self.reasoner_latency.labels(call.reasoner).observe(call.latency_ms / 1000.0)
 
-    def outcome(self, result: Result, env: str) -> None:
-        self.outcomes.labels(result.value, TEAM, env).inc()
+    def outcome(self, result: Result, env: str, team: str = TEAM) -> None:
+        self.outcomes.labels(result.value, team, env).inc()
 
     def learned(self, seconds: float, ok: bool) -> None:
         self.learning_runs.labels("ok" if ok else "failed").inc()
         self.learning_seconds.observe(seconds)
+
+    def pending(self, count: int) -> None:
+        """The number of deployment reviews still to send, as the database holds them
+        (every server over one database reports the same figure)."""
+        self.pending_approvals.labels(team=TEAM).set(count)
 
     def notified(self, fate: str) -> None:
         self.notifications.labels(fate).inc()

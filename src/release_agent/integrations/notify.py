@@ -9,8 +9,9 @@ they are sent.
     retries = 3                 # further attempts after a failed one, from 0 to 10
 
 Events: a decision's result (``GO``, ``NO_GO``, ``DELAY``), ``incident`` (an outcome
-recorded as incident) and ``override`` (accepted, but nothing sends it yet: overrides are
-not built). ``slack`` posts Slack's incoming-webhook shape, ``{"text": ...}``; ``json``
+recorded as incident) and ``override`` (a human overrode a decision: the payload's
+``decision`` is the human's, ``override`` says who, why and what the agent said).
+``slack`` posts Slack's incoming-webhook shape, ``{"text": ...}``; ``json``
 posts :func:`payload`'s fields. The URL is a secret (a Slack webhook's path is its key):
 it is never logged, only its host (:func:`host_of`).
 
@@ -188,10 +189,11 @@ def event_of(record: DecisionRecord) -> str:
 def payload(event: str, record: DecisionRecord, style: str) -> dict[str, Any]:
     """The body sent for ``event`` about ``record``: Slack's ``{"text": ...}`` for
     ``slack``; for ``json``, the event, decision, service, env, reason, release_id, next
-    window and outcome (null when none)."""
+    window and outcome (null when none), and for ``override`` who, why, when and what
+    the agent said."""
     if style == "slack":
         return {"text": _text(event, record)}
-    return {
+    body: dict[str, Any] = {
         "event": event,
         "decision": record.decision.value,
         "service": record.request.service,
@@ -201,12 +203,36 @@ def payload(event: str, record: DecisionRecord, style: str) -> dict[str, Any]:
         "next_window": record.next_window.isoformat() if record.next_window else None,
         "outcome": record.outcome.result.value if record.outcome else None,
     }
+    if event == "override":
+        body["override"] = _override(record)
+    return body
+
+
+def _override(record: DecisionRecord) -> dict[str, Any] | None:
+    o = record.override
+    if o is None:
+        return None
+    return {
+        "by": o.by,
+        "reason": o.reason,
+        "at": o.at.isoformat(),
+        "agent_decision": o.agent_decision.value,
+        "decision": o.decision.value,
+        "break_glass": o.break_glass,
+    }
 
 
 def _text(event: str, record: DecisionRecord) -> str:
     where = f"{record.request.service} to {record.request.env}"
     if event == "incident":
         head = f"Incident after {where} (decided {record.decision.value})"
+    elif event == "override" and record.override is not None:
+        o = record.override
+        glass = " (break-glass: opens a freeze)" if o.break_glass else ""
+        head = (
+            f"Override: {where} is {o.decision.value}{glass}, by {o.by} "
+            f"(the agent said {o.agent_decision.value}): {o.reason}"
+        )
     else:
         head = f"{record.decision.value}: {where}"
         if record.decision is Decision.DELAY and record.next_window is not None:

@@ -3,6 +3,7 @@
     observer = Observer.for_policy(agent.policy)     # webhooks from the policy's file
     record = observer.decide(agent, request)         # decides, then counts, notifies, logs
     observer.recorded(agent.get(release_id))         # after an outcome is recorded
+    observer.overridden(record)                      # after a human override
     report = observer.learn(agent)                   # learns, timing and counting the run
     app.include_router(observer.router())            # GET /metrics
     observer.close()                                 # at shutdown: flush the webhooks
@@ -19,6 +20,7 @@ import time
 from fastapi import APIRouter, Response
 
 from ..agent import Agent
+from ..domain.idempotency import Answer
 from ..domain.models import DecisionRecord, ReleaseRequest
 from ..domain.policy import Policy
 from ..learn.loop import LearnReport
@@ -46,8 +48,20 @@ class Observer:
     def decide(self, agent: Agent, request: ReleaseRequest) -> DecisionRecord:
         """``agent.decide(request)``, then counted, logged and queued for the webhooks
         (which the caller never waits for). A failed decision raises as it would."""
+        return self.answer(agent, request).record
+
+    def answer(self, agent: Agent, request: ReleaseRequest) -> Answer:
+        """:meth:`decide`, saying whether the record is the stored decision of the
+        request's ref (then nothing is counted or sent again: it was when decided)."""
         started = time.perf_counter()
-        record = agent.decide(request)
+        answer = agent.answer(request)
+        if answer.replayed:
+            log.info(
+                "ref answered by a stored decision",
+                extra={"release_id": answer.record.release_id},
+            )
+            return answer
+        record = answer.record
         seconds = time.perf_counter() - started
         self.metrics.decided(record, seconds)
         log.info(
@@ -59,13 +73,26 @@ class Observer:
             extra={"release_id": record.release_id},
         )
         self.sender.decided(record)
-        return record
+        return answer
+
+    def overridden(self, record: DecisionRecord) -> None:
+        """Log ``record``'s override, just recorded, and send the ``override`` event."""
+        if record.override is None:
+            return
+        log.info(
+            "override %s -> %s by a human%s",
+            record.override.agent_decision.value,
+            record.override.decision.value,
+            " (break-glass)" if record.override.break_glass else "",
+            extra={"release_id": record.release_id},
+        )
+        self.sender.overridden(record)
 
     def recorded(self, record: DecisionRecord) -> None:
         """Count and log ``record``'s outcome, just recorded, and send it if an incident."""
         if record.outcome is None:
             return
-        self.metrics.outcome(record.outcome.result, record.request.env)
+        self.metrics.outcome(record.outcome.result, record.request.env, record.request.team)
         log.info(
             "outcome %s recorded",
             record.outcome.result.value,

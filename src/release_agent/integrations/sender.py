@@ -3,6 +3,7 @@
     sender = Sender(targets)        # starts one daemon thread
     sender.decided(record)          # queues what the targets listen for; returns at once
     sender.outcome(record)          # an incident, if the outcome is one
+    sender.overridden(record)       # a human override
     sender.close()                  # delivers what is queued (up to a limit), then stops
 
 The queue is bounded (:data:`QUEUE_SIZE`): when it is full a message is dropped and
@@ -80,6 +81,11 @@ class Sender:
     def decided(self, record: DecisionRecord) -> None:
         """Queue the new decision for the targets that listen for its result."""
         self._send(event_of(record), record)
+
+    def overridden(self, record: DecisionRecord) -> None:
+        """Queue the ``override`` event for the targets that listen for it."""
+        if record.override is not None:
+            self._send("override", record)
 
     def outcome(self, record: DecisionRecord) -> None:
         """Queue an incident for the targets that listen for one, if ``record``'s outcome

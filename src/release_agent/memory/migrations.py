@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from . import cells, schema, schema_v1
+from ..domain.attributes import BY_NAME
+from ..domain.models import Decision
+from . import bookings, cells, schema, schema_v1
 from . import knowledge as snapshots
 
 Migration = Callable[[sa.Connection], None]
@@ -132,6 +134,89 @@ def m006_recall_indexes(conn: sa.Connection) -> None:
             index.create(conn)
 
 
+def m007_refs_overrides_shadow(conn: sa.Connection) -> None:
+    """Idempotent refs (``ref``, ``superseded_by``, their indexes), shadow decisions
+    (``shadow``) and the audit log of human overrides (``overrides``)."""
+    false = "false" if conn.dialect.name == "postgresql" else "0"
+    conn.execute(sa.text("ALTER TABLE episodes ADD COLUMN ref VARCHAR(200)"))
+    conn.execute(sa.text("ALTER TABLE episodes ADD COLUMN superseded_by VARCHAR(64)"))
+    conn.execute(
+        sa.text(f"ALTER TABLE episodes ADD COLUMN shadow BOOLEAN NOT NULL DEFAULT {false}")
+    )
+    for index in schema.episodes.indexes:
+        if index.name in ("ix_episodes_ref", "ux_episodes_ref_live"):
+            index.create(conn)
+    schema.overrides.create(conn)
+
+
+def m008_bookings(conn: sa.Connection) -> None:
+    """The change calendar (see :mod:`.bookings`). The GO and DELAY decisions already
+    stored whose slot is still ahead book it now, so that the calendar knows them."""
+    schema.bookings.create(conn)
+    # The columns as migration 7 left them (times read back as aware datetimes).
+    e = schema.episodes
+    columns = [
+        e.c.release_id,
+        e.c.service,
+        e.c.env,
+        e.c.decision,
+        e.c.deploy_at,
+        e.c.created_at,
+        e.c.ref,
+    ]
+    conditions = [
+        e.c.source == "agent",
+        e.c.decision.in_(["GO", "DELAY"]),
+        e.c.deploy_at >= datetime.now(UTC),
+        e.c.superseded_by.is_(None),
+        e.c.shadow.is_(False),
+    ]
+    for row in conn.execute(sa.select(*columns).where(*conditions)).all():
+        m = row._mapping
+        bookings.book(
+            conn,
+            release_id=m["release_id"],
+            service=m["service"],
+            env=m["env"] or "prod",
+            ref=m["ref"],
+            decision=Decision(m["decision"]),
+            at=m["deploy_at"],
+            booked_at=m["created_at"],
+        )
+
+
+def m009_github(conn: sa.Connection) -> None:
+    """The GitHub integration: webhook deliveries taken (``github_deliveries``) and the
+    deployment reviews still to send (``pending_approvals``)."""
+    schema.github_deliveries.create(conn)
+    schema.pending_approvals.create(conn)
+
+
+def m010_teams(conn: sa.Connection) -> None:
+    """Teams: a ``team`` column in ``episodes`` and ``cell_counts`` (a registry attribute,
+    so it may be there already), everything stored before teams given to the default
+    team, the cells re-keyed to say so, and an index for listing a team's decisions."""
+    team = "default"  # DEFAULT_TEAM as it was when this migration shipped
+    for table in ("episodes", "cell_counts"):
+        if "team" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN team VARCHAR(100)"))
+    conn.execute(sa.text("UPDATE episodes SET team = :team WHERE team IS NULL"), {"team": team})
+    stored = conn.execute(sa.text("SELECT * FROM cell_counts WHERE team IS NULL")).mappings()
+    changes = []
+    for row in stored:
+        values = {k: cells.plain(k, v) for k, v in row.items() if k in BY_NAME}
+        values["team"] = team
+        changes.append({"old": row["cell"], "new": cells.cell_key(values)})
+    if changes:
+        conn.execute(
+            sa.text("UPDATE cell_counts SET cell = :new, team = :team WHERE cell = :old"),
+            [{**change, "team": team} for change in changes],
+        )
+    for index in schema.episodes.indexes:
+        if index.name == "ix_episodes_team":
+            index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lookup_indexes", m002_lookup_indexes),
@@ -139,6 +224,10 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "cell_counts", m004_cell_counts),
     (5, "knowledge", m005_knowledge),
     (6, "recall_indexes", m006_recall_indexes),
+    (7, "refs_overrides_shadow", m007_refs_overrides_shadow),
+    (8, "bookings", m008_bookings),
+    (9, "github", m009_github),
+    (10, "teams", m010_teams),
 ]
 
 

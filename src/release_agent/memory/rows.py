@@ -34,7 +34,9 @@ def episode_row(record: DecisionRecord, deploy: Context) -> dict[str, Any]:
         "confidence": record.confidence,
         "next_window": record.next_window,
         "summary": record.summary,
-        "record_json": record.model_dump_json(exclude={"outcome"}),
+        "record_json": record.model_dump_json(exclude={"outcome", "superseded_by"}),
+        "ref": record.request.ref,
+        "shadow": record.shadow,
     }
 
 
@@ -47,6 +49,7 @@ def record_from_row(row: sa.Row[Any]) -> DecisionRecord:
             f"{m['release_id']} is an imported episode, not a decision record", field="release_id"
         )
     record = DecisionRecord.model_validate_json(m["record_json"])
+    record.superseded_by = m.get("superseded_by")
     if m["result"] is not None:
         record.outcome = OutcomeRecord(
             result=Result(m["result"]), notes=m["outcome_notes"], recorded_at=m["outcome_at"]

@@ -42,6 +42,8 @@ def attribute_columns() -> list[sa.Column[Any]]:
 
 RECALLED = sa.text("result IS NOT NULL")
 """The episodes recall reads: deploys with an outcome (the partial indexes' condition)."""
+LIVE_REF = sa.text("ref IS NOT NULL AND superseded_by IS NULL")
+"""The episodes that answer for their ref: not superseded."""
 
 schema_migrations = sa.Table(
     "schema_migrations",
@@ -70,6 +72,11 @@ episodes = sa.Table(
     sa.Column("failed", sa.Integer),
     sa.Column("outcome_notes", sa.Text),
     sa.Column("outcome_at", Moment()),
+    # Migration 7: the caller's idempotency key, the decision that replaced this one,
+    # advice only (see memory/refs.py).
+    sa.Column("ref", sa.String(200)),
+    sa.Column("superseded_by", sa.String(64)),
+    sa.Column("shadow", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_episodes_service", "service"),
     sa.Index("ix_episodes_decision", "decision"),
     sa.Index("ix_episodes_result", "result"),
@@ -95,7 +102,34 @@ episodes = sa.Table(
         sqlite_where=RECALLED,
         postgresql_where=RECALLED,
     ),
+    sa.Index("ix_episodes_ref", "ref"),
+    sa.Index("ix_episodes_team", "team", "id"),
+    # One live (not superseded) decision per ref: two processes deciding the same ref at
+    # once cannot both store one.
+    sa.Index(
+        "ux_episodes_ref_live",
+        "ref",
+        unique=True,
+        sqlite_where=LIVE_REF,
+        postgresql_where=LIVE_REF,
+    ),
 )
+
+overrides = sa.Table(
+    "overrides",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("at", Moment(), nullable=False),
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("from_decision", sa.String(8), nullable=False),
+    sa.Column("to_decision", sa.String(8), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("break_glass", sa.Boolean, nullable=False),
+    sa.Index("ix_overrides_release", "release_id", "id"),
+)
+"""The audit log of human overrides, append-only: the store inserts rows and never
+updates or deletes one (see :mod:`.overrides`)."""
 
 heuristics = sa.Table(
     "heuristics",
@@ -160,3 +194,78 @@ learner_lease = sa.Table(
     sa.Column("holder", sa.String(100), nullable=False),
     sa.Column("expires_at", Moment(), nullable=False),
 )
+
+OPEN_BOOKING = sa.text("freed_at IS NULL")
+"""The bookings the calendar shows: not freed (the partial indexes' condition)."""
+
+bookings = sa.Table(
+    "bookings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("release_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("service", sa.String(100), nullable=False),
+    sa.Column("env", sa.String(100), nullable=False),
+    sa.Column("ref", sa.String(200)),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("starts_at", Moment(), nullable=False),
+    sa.Column("booked_at", Moment(), nullable=False),
+    sa.Column("freed_at", Moment()),
+    sa.Column("freed_reason", sa.String(16)),
+    sa.Column("freed_by", sa.String(64)),
+    # What every decision reads (the open bookings of one environment around a moment)
+    # and what the calendar lists (a range of times), each from its own index.
+    sa.Index(
+        "ix_bookings_open_env",
+        "env",
+        "starts_at",
+        sqlite_where=OPEN_BOOKING,
+        postgresql_where=OPEN_BOOKING,
+    ),
+    sa.Index(
+        "ix_bookings_open",
+        "starts_at",
+        sqlite_where=OPEN_BOOKING,
+        postgresql_where=OPEN_BOOKING,
+    ),
+)
+"""The change calendar (migration 8): the slot each GO (at its time) and DELAY (at its
+window) books, written in the transaction that stores the decision; a freed booking keeps
+its row, with when, why and by which decision it was freed (see :mod:`.bookings`)."""
+
+github_deliveries = sa.Table(
+    "github_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(100), primary_key=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("received_at", Moment(), nullable=False),
+)
+"""Every GitHub webhook delivery taken (migration 9), by its ``X-GitHub-Delivery`` id: a
+delivery seen before is not acted on twice, whichever process received it."""
+
+pending_approvals = sa.Table(
+    "pending_approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("ref", sa.String(200), nullable=False),
+    sa.Column("repository", sa.String(200), nullable=False),
+    sa.Column("environment", sa.String(100), nullable=False),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("callback_url", sa.Text, nullable=False),
+    sa.Column("request_json", JsonText(), nullable=False),
+    sa.Column("delays", sa.Integer, nullable=False),
+    sa.Column("due_at", Moment(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("release_id", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("lease_until", Moment()),
+    sa.Column("created_at", Moment(), nullable=False),
+    sa.Column("updated_at", Moment(), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_pending_approvals_due", "status", "due_at"),
+)
+"""GitHub deployment reviews to send (migration 9): one row per protection-rule event,
+due at once when it arrives and again at a DELAY's window, until GitHub has been told
+approved or rejected (status ``done``) or sending gave up (``failed``). A process claims
+a row with a lease, so two servers over one database never send one review twice (see
+:mod:`.approvals`)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain.attributes import ATTRIBUTES, Kind
+from ..domain.calendar import Booking, FreedReason
 from ..domain.episodes import Episode
 from ..domain.errors import Conflict, InvalidInput, NotFound, StoreError
 from ..domain.models import (
+    DEFAULT_TEAM,
     MAX_NOTES,
     Context,
     Decision,
@@ -34,10 +36,12 @@ from ..domain.models import (
     OutcomeRecord,
     Result,
 )
+from ..domain.overrides import OverrideEntry
+from ..domain.shadow import ShadowReport
 from ..stats.cells import CELL_ATTRIBUTES, Cells
 from ..stats.knowledge import Knowledge
 from ..stats.risk_model import RiskModel
-from . import cells, schema
+from . import bookings, cells, overrides, refs, schema, shadow
 from . import knowledge as snapshots
 from .episodes import episode_of
 from .lease import learner_lock
@@ -181,15 +185,74 @@ class Store:
     # -- decisions -----------------------------------------------------------------
 
     def save_decision(
-        self, record: DecisionRecord, deploy: Context, conn: sa.Connection | None = None
+        self,
+        record: DecisionRecord,
+        deploy: Context,
+        conn: sa.Connection | None = None,
+        *,
+        supersedes: str | None = None,
+        frees: Sequence[str] = (),
+        book: bool = True,
     ) -> None:
-        """Store a decision with the context it would deploy in."""
+        """Store a decision with the context it would deploy in.
+
+        A decision with a ref replaces ``supersedes``, the live decision of its ref (None
+        for the first): raises RefTaken, writing nothing, when another decision of the ref
+        was stored in between (see :mod:`.refs`).
+
+        In the same transaction, the change calendar frees the bookings the decision
+        supersedes (``frees``, and every open booking of its ref) and, with ``book``, a
+        GO or DELAY that is not a shadow books its slot (see :mod:`.bookings`)."""
         row = episode_row(record, deploy)
+        ref = record.request.ref
+
+        def calendar(tx: sa.Connection) -> None:
+            bookings.on_decision(tx, record, deploy.at, frees=frees, book=book)
+
+        if ref is not None:
+            self._save_with_ref(row, ref, supersedes, calendar)
+            return
         if conn is not None:
             conn.execute(schema.episodes.insert().values(**row))
+            calendar(conn)
             return
         with self.transaction() as tx:
             tx.execute(schema.episodes.insert().values(**row))
+            calendar(tx)
+
+    def _save_with_ref(
+        self,
+        row: dict[str, Any],
+        ref: str,
+        supersedes: str | None,
+        then: Callable[[sa.Connection], None] | None = None,
+    ) -> None:
+        try:
+            with writing(self.engine) as conn:
+                refs.store_with_ref(conn, row, ref, supersedes)
+                if then is not None:
+                    then(conn)
+        except sa.exc.IntegrityError:
+            # PostgreSQL: a concurrent writer stored a live decision of the ref first.
+            with self.reading() as conn:
+                raise refs.RefTaken(refs.live_id(conn, ref) or "") from None
+        except SQLAlchemyError as error:
+            raise StoreError(
+                f"database write failed: {scrub(str(error), self.engine.url)}"
+            ) from None
+
+    def decision_by_ref(self, ref: str) -> DecisionRecord | None:
+        """The live decision with ``ref`` (the newest, not superseded), or None."""
+        with self.reading() as conn:
+            release_id = refs.live_id(conn, ref)
+        return None if release_id is None else self.get_decision(release_id)
+
+    def resolve_id(self, text: str) -> str:
+        """The release id that ``text`` names: the id, or a unique prefix of at least
+        six characters. Raises NotFound, or AmbiguousId (a NotFound) saying how many
+        decisions the prefix starts."""
+        with self.reading() as conn:
+            return refs.resolve(conn, text)
 
     def insert_episodes(self, rows: Sequence[dict[str, Any]], conn: sa.Connection) -> int:
         """Insert episode rows (from :func:`.seedformat.parse`) inside the transaction
@@ -205,7 +268,12 @@ class Store:
             existing |= set(
                 conn.execute(sa.select(e.c.release_id).where(e.c.release_id.in_(chunk))).scalars()
             )
-        fresh = [r for r in rows if r["release_id"] not in existing]
+        # An episode of a file that names no team is the default team's.
+        fresh = [
+            r if r.get("team") else {**r, "team": DEFAULT_TEAM}
+            for r in rows
+            if r["release_id"] not in existing
+        ]
         if fresh:
             conn.execute(e.insert(), fresh)
             cells.add(
@@ -215,7 +283,10 @@ class Store:
         return len(fresh)
 
     def get_decision(self, release_id: str) -> DecisionRecord:
+        """The decision ``release_id`` names (the id or a unique prefix, see
+        :meth:`resolve_id`)."""
         with self.reading() as conn:
+            release_id = refs.resolve(conn, release_id)
             row = conn.execute(
                 sa.select(schema.episodes).where(schema.episodes.c.release_id == release_id)
             ).first()
@@ -230,13 +301,21 @@ class Store:
         decision: Decision | None = None,
         limit: int = 50,
         before: str | None = None,
+        ref: str | None = None,
+        team: str | None = None,
     ) -> list[DecisionRecord]:
         """Decisions made by the agent, newest first; ``limit`` 0 means all.
 
         ``before`` is a release id: only decisions made before it are listed (paging).
+        ``ref``: only the decisions of that ref, superseded ones too. ``team``: only that
+        team's.
         """
         e = schema.episodes
         query = sa.select(e).where(e.c.source == "agent").order_by(e.c.id.desc())
+        if team:
+            query = query.where(e.c.team == team)
+        if ref:
+            query = query.where(e.c.ref == ref)
         if service:
             query = query.where(e.c.service == service)
         if decision:
@@ -252,9 +331,12 @@ class Store:
             rows = conn.execute(query).all()
         return [record_from_row(row) for row in rows]
 
-    def list_episodes(self, limit: int = 50) -> list[Episode]:
-        """Every episode (imported ones too), newest first; ``limit`` 0 means all."""
+    def list_episodes(self, limit: int = 50, team: str | None = None) -> list[Episode]:
+        """Every episode (imported ones too), newest first; ``limit`` 0 means all;
+        ``team``: only that team's."""
         query = sa.select(schema.episodes).order_by(schema.episodes.c.id.desc())
+        if team:
+            query = query.where(schema.episodes.c.team == team)
         if limit:
             query = query.limit(limit)
         with self.reading() as conn:
@@ -279,6 +361,7 @@ class Store:
             raise InvalidInput(f"must be at most {MAX_NOTES} characters", field="notes")
         outcome = OutcomeRecord(result=result, notes=notes, recorded_at=at or datetime.now(UTC))
         with self.transaction() as conn:
+            release_id = refs.resolve(conn, release_id)
             # FOR UPDATE (PostgreSQL): a concurrent outcome for the same release waits, so
             # it sees this one (a Conflict) and the cell counts change once.
             row = conn.execute(
@@ -287,6 +370,8 @@ class Store:
                     e.c.result,
                     e.c.failed,
                     e.c.source,
+                    e.c.decision,
+                    e.c.shadow,
                     *(e.c[name] for name in CELL_ATTRIBUTES),
                 )
                 .where(e.c.release_id == release_id)
@@ -295,6 +380,16 @@ class Store:
             if row is None or row.source != "agent":
                 # imported episodes come with the outcome their file gave them
                 raise NotFound(f"no decision with id {release_id!r}", field="release_id")
+            # A shadow decision did not gate anything: the release went out whatever it
+            # said, and what happened is evidence like any other deploy.
+            if row.decision == Decision.NO_GO.value and not row.shadow:
+                raise Conflict(
+                    f"decision {release_id} is NO_GO: nothing was deployed. If it went out "
+                    f"anyway, record who let it and why first: release-agent override "
+                    f"{release_id} --decision GO --by NAME --reason TEXT (the API: POST "
+                    f"/api/v1/decisions/{release_id}/override)",
+                    field="release_id",
+                )
             if row.result is not None and not replace:
                 raise Conflict(
                     f"decision {release_id} already has outcome {row.result}; "
@@ -318,6 +413,64 @@ class Store:
                 changes.append(cells.of_outcome(attributes, int(row.failed or 0), sign=-1))
             cells.add(conn, changes)
         return outcome
+
+    def override(self, release_id: str, change: overrides.Change) -> DecisionRecord:
+        """Override the decision ``release_id`` (or a unique prefix): in one transaction,
+        ``change`` gets the stored record (it raises to refuse), the episode takes the
+        new record and the audit log its entry. Returns the new record."""
+        with self.transaction() as conn:
+            release_id = refs.resolve(conn, release_id)
+            record = overrides.apply(conn, release_id, change)
+            bookings.on_override(conn, record)
+            return record
+
+    def override_history(self, release_id: str | None = None) -> list[OverrideEntry]:
+        """The audit log of overrides, oldest first: of one decision (its id or a unique
+        prefix), or of every one."""
+        with self.reading() as conn:
+            if release_id is not None:
+                release_id = refs.resolve(conn, release_id)
+            return overrides.history(conn, release_id)
+
+    def shadow_report(self, env: str | None = None, since: datetime | None = None) -> ShadowReport:
+        """What the shadow decisions (of ``env``, made since ``since``) would have done."""
+        with self.reading() as conn:
+            return shadow.report(conn, env, since)
+
+    # -- the change calendar ---------------------------------------------------------
+
+    def bookings_around(self, env: str, start: datetime, end: datetime) -> list[Booking]:
+        """The open bookings of ``env`` from ``start`` to ``end`` (what a decision reads)."""
+        with self.reading() as conn:
+            return bookings.around(conn, env, start, end)
+
+    def calendar(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        env: str | None = None,
+        limit: int = bookings.MAX_LISTED,
+    ) -> list[Booking]:
+        """The open bookings from ``start`` (inclusive) to ``end`` (exclusive), of ``env``
+        or of every environment, earliest first; a freed booking is never listed."""
+        with self.reading() as conn:
+            return bookings.listing(conn, start, end, env, limit)
+
+    def cancel_booking(self, release_id: str) -> Booking:
+        """Free the slot of ``release_id`` (or a unique prefix): the release did not go
+        out. Returns the booking freed. Raises NotFound for an unknown id, Conflict when
+        the release holds no slot (a NO_GO, a shadow, or one freed already)."""
+        with self.transaction() as conn:
+            release_id = refs.resolve(conn, release_id)
+            held = bookings.of_release(conn, release_id)
+            if held is None:
+                raise Conflict(
+                    f"decision {release_id} holds no slot in the calendar (a NO_GO or a "
+                    "shadow decision books none; a superseded or cancelled one is freed)",
+                    field="release_id",
+                )
+            bookings.free(conn, [release_id], FreedReason.not_deployed)
+            return held
 
     def count_decisions(self, source: str | None = "agent") -> int:
         query = sa.select(sa.func.count()).select_from(schema.episodes)

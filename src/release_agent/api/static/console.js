@@ -3,7 +3,9 @@
 // Text from requests and reasoners is only ever set as text (see dom.js).
 
 import { ApiError, describeProblem, get, post, token } from "./api.js";
-import { $, clear, el, percent, sleep } from "./dom.js";
+import { loadCalendar } from "./calendar.js";
+import { $, clear, el, percent, sleep, twoPlaces } from "./dom.js";
+import { renderOverride } from "./override.js";
 import { plannedAt, setupPicker } from "./picker.js";
 import { TimeError, browserZone, formatTime } from "./time.js";
 
@@ -211,7 +213,7 @@ function renderReview(record) {
           "ul",
           { class: "concerns" },
           record.heuristics_applied.map((h) =>
-            el("li", {}, decisionPill(h.recommendation), " ", el("span", { class: "mono", text: conditionText(h.when) }), ` ${percent(h.confidence)} `, h.followed ? "followed" : `not followed${h.why_not ? `: ${h.why_not}` : ""}`),
+            el("li", {}, decisionPill(h.recommendation), " ", el("span", { class: "mono", text: conditionText(h.when) }), ` ${twoPlaces(h.confidence)} `, h.followed ? "followed" : `not followed${h.why_not ? `: ${h.why_not}` : ""}`),
           ),
         ),
       ),
@@ -270,8 +272,14 @@ function renderOutcome(record) {
 
 function renderExtra(record) {
   const box = clear($("#decision-extra"));
+  const overridden = async (updated) => {
+    quiet();
+    await showRecord(updated, false);
+    await Promise.all([loadHistory(), loadHealth(), loadCalendar(VIEWER)]);
+  };
   box.append(
     renderOutcome(record),
+    renderOverride(record, VIEWER, (updated) => overridden(updated).catch(complain), complain),
     renderRequest(record),
     ...renderReview(record),
     el("details", { class: "raw panel" }, el("summary", { text: "Full record (JSON)" }), el("pre", { text: JSON.stringify(record, null, 2) })),
@@ -302,7 +310,7 @@ async function decide(request) {
     const record = await request();
     quiet();
     await showRecord(record, true);
-    await Promise.all([loadHistory(), loadHeuristics(), loadHealth()]);
+    await Promise.all([loadHistory(), loadHeuristics(), loadHealth(), loadCalendar(VIEWER)]);
   } catch (error) {
     clear($("#verdict")).append(el("p", { class: "placeholder", text: "No decision: see the message above." }));
     throw error;
@@ -418,7 +426,14 @@ function historyRow(record) {
     el("td", { class: "nowrap" }, when(record.created_at, VIEWER)),
     el("td", {}, el("strong", { text: r.service }), el("span", { class: "muted", text: ` ${r.env}` }), r.notes ? el("div", { class: "notes-line muted", text: r.notes }) : null),
     el("td", { class: "nowrap" }, when(r.at)),
-    el("td", {}, decisionPill(record.decision), record.next_window ? el("div", { class: "muted small nowrap" }, "→ ", when(record.next_window)) : null),
+    el(
+      "td",
+      {},
+      decisionPill(record.decision),
+      record.override ? el("span", { class: "muted small", dataset: { mark: "override" }, text: ` override (agent: ${record.override.agent_decision})` }) : null,
+      record.shadow ? el("span", { class: "muted small", dataset: { mark: "shadow" }, text: " shadow" }) : null,
+      record.next_window ? el("div", { class: "muted small nowrap" }, "→ ", when(record.next_window)) : null,
+    ),
     el("td", { text: percent(record.confidence) }),
     el("td", { class: "outcome-cell" }, record.outcome ? outcomePill(record.outcome.result) : el("span", { class: "muted", text: "awaiting" })),
     el("td", {}, el("button", { type: "button", class: "link", text: "Open", onclick: () => showRecord(record, false).then(() => window.scrollTo({ top: 0, behavior: "smooth" })) })),
@@ -463,7 +478,7 @@ async function loadHeuristics() {
         { dataset: { status: h.status } },
         el("td", { class: "mono", text: h.description }),
         el("td", {}, decisionPill(h.recommendation)),
-        el("td", { class: "nowrap" }, el("span", { class: "meter" }, el("span", { style: { width: percent(h.confidence) } })), " ", percent(h.confidence)),
+        el("td", { class: "nowrap confidence" }, el("span", { class: "meter" }, el("span", { style: { width: percent(h.confidence) } })), " ", h.confidence_text),
         el("td", { text: h.support }),
         el("td", { text: h.failures }),
         el("td", { text: h.successes }),
@@ -532,7 +547,7 @@ async function start() {
   setupLearn();
   setupToken();
   await loadHealth();
-  const results = await Promise.allSettled([loadScenarios(), loadHistory(), loadHeuristics()]);
+  const results = await Promise.allSettled([loadScenarios(), loadHistory(), loadHeuristics(), loadCalendar(VIEWER)]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) complain(failed.reason);
   document.body.dataset.ready = "true";

@@ -34,3 +34,5 @@ export const $ = (selector, root = document) => root.querySelector(selector);
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const percent = (x) => (typeof x === "number" ? `${Math.round(x * 100)}%` : "—");
+/** A heuristic's confidence as every view shows it: rounded down to two decimals. */
+export const twoPlaces = (x) => (typeof x === "number" ? (Math.floor(x * 100 + 1e-9) / 100).toFixed(2) : "—");
