@@ -85,6 +85,10 @@ class Agent:
         episode, with the snapshot's version. Never learns."""
         knowledge = self.knowledge()
         context = context_stage.evaluate(request, self.policy.settings)
+        # Read up to the start of the hour: asking again within it changes nothing.
+        recent = self.store.recent_contexts(
+            request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
+        )
         evidence = Evidence(
             model=knowledge.model,
             # Only those that can match some moment of this release: the same decision
@@ -95,10 +99,8 @@ class Agent:
                 e.summarized()
                 for e in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
             ],
-            # Read up to the start of the hour: asking again within it changes nothing.
-            neighbours=self.store.recent_contexts(
-                request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
-            ),
+            neighbours=recent.contexts,
+            neighbour_days=recent.days,
         )
         outcome = run(
             request,

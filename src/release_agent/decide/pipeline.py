@@ -63,6 +63,8 @@ class Evidence:
     neighbours: list[dict[str, Any]] = field(default_factory=list)
     """The contexts of the decisions of the last RECURRENCE_DAYS days: the later
     decisions what a deploy teaches would serve (see reasoners/exploration.py)."""
+    neighbour_days: float = 0.0
+    """The days those decisions span (from the oldest of them to the request)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
         ask.evidence.model,
         guard,
         # Only the first moment explores: a window is checked for being a GO itself.
-        ask.evidence.neighbours if moment == ask.request.at else (),
+        ask.evidence.neighbours if moment == ask.request.at else None,
+        ask.evidence.neighbour_days,
     )
     first = moment == ask.request.at
     ask.trace.add(scheduling.note(priced, moment, ask.evidence.model if first else None))

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from . import cells, schema, schema_v1
+from . import ageing, cells, schema, schema_v1
 from . import knowledge as snapshots
 
 Migration = Callable[[sa.Connection], None]
@@ -97,7 +97,7 @@ def m004_cell_counts(conn: sa.Connection) -> None:
     """Outcome counts per context cell (see :mod:`.cells`), counted from the episodes."""
     add_attribute_columns(conn, "episodes")
     schema.cell_counts.create(conn)
-    cells.rebuild(conn)
+    cells.rebuild_counts(conn)
 
 
 def m005_knowledge(conn: sa.Connection) -> None:
@@ -132,6 +132,19 @@ def m006_recall_indexes(conn: sa.Connection) -> None:
             index.create(conn)
 
 
+def m011_ageing_evidence(conn: sa.Connection) -> None:
+    """Weighed counts per cell and the evidence clock (see :mod:`.ageing`), weighed from
+    the episodes stored so far."""
+    schema.cell_weights.create(conn)
+    schema.evidence_clock.create(conn)
+    conn.execute(
+        schema.evidence_clock.insert().values(
+            id=ageing.CLOCK, as_of=None, half_life_days=ageing.DEFAULT_HALF_LIFE_DAYS
+        )
+    )
+    ageing.rebuild(conn, ageing.DEFAULT_HALF_LIFE_DAYS, cells.key_of)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lookup_indexes", m002_lookup_indexes),
@@ -139,6 +152,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "cell_counts", m004_cell_counts),
     (5, "knowledge", m005_knowledge),
     (6, "recall_indexes", m006_recall_indexes),
+    (11, "ageing_evidence", m011_ageing_evidence),
 ]
 
 
