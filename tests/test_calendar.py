@@ -318,13 +318,15 @@ def test_when_every_window_is_booked_the_search_still_offers_them_as_clashing() 
         )
         for i, t in enumerate(times)
     )
-    full = options(ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), (), Calendar(taken))
+    full = options(
+        ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), calendar=Calendar(taken)
+    )
     assert [w.at for w in full.windows] == [w.at for w in free.windows]
     assert all(
         w.expected_cost > f.expected_cost for w, f in zip(full.windows, free.windows, strict=True)
     )
     some = options(
-        ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), (), Calendar(taken[:1])
+        ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), calendar=Calendar(taken[:1])
     )
     assert [w.at for w in some.windows] == times[1:]
 

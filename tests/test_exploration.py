@@ -53,7 +53,7 @@ def test_without_exploration_thin_evidence_means_no_go_every_time(tmp_path: Path
 
 def test_a_refusal_asked_about_often_is_tried_for_what_it_teaches(tmp_path: Path) -> None:
     records = daily(agent_for(tmp_path, "on"), 30)
-    assert records[0].decision is Decision.NO_GO  # nothing to serve yet
+    assert records[0].decision is Decision.NO_GO  # one request says little of a pace
     explored = [r for r in records if exploration_of(r) is not None]
     assert explored
     # A deploy now stands; a DELAY's window is checked again like any other (and may be
@@ -69,6 +69,21 @@ def test_a_rare_release_is_not_tried(tmp_path: Path) -> None:
     agent = agent_for(tmp_path, "rare")
     records = [agent.decide(request(timedelta(days=40 * d))) for d in range(8)]
     assert {r.decision for r in records} == {Decision.NO_GO}
+
+
+def test_a_young_memory_counts_the_releases_to_come(tmp_path: Path) -> None:
+    """A memory a day old that saw this release yesterday expects it at that pace (read
+    over at least a week): the second request is tried, for the dozens like it to
+    come. A lone first request, or one a month after the last, is not."""
+    records = daily(agent_for(tmp_path, "young"), 2)
+    assert records[0].decision is Decision.NO_GO
+    about = exploration_of(records[1])
+    assert records[1].decision is Decision.GO
+    assert about is not None and int(str(about["future"])) >= 20
+    old = agent_for(tmp_path, "old")
+    old.decide(request(timedelta(), service="other", service_criticality=Level.LOW))
+    late = old.decide(request(timedelta(days=45)))
+    assert late.decision is Decision.NO_GO
 
 
 def test_an_exploratory_deploy_says_so_and_passes_reflection(tmp_path: Path) -> None:

@@ -271,7 +271,9 @@ def test_a_planning_fault_fails_closed_with_delay_and_shows_the_builtin_decision
 
 
 def test_a_planning_fault_never_loosens_a_builtin_no_go(store: Store) -> None:
-    agent = Agent(store, None, Scripted(plan_answer=ReasonerError("boom", kind="http")))
+    # Without exploration the built-in reasoner refuses this release on an empty memory.
+    policy = Policy(settings=DecisionSettings(explore=False))
+    agent = Agent(store, policy, Scripted(plan_answer=ReasonerError("boom", kind="http")))
     record = agent.decide(get("friday-high-clash").request)
     assert record.decision is Decision.NO_GO
 

@@ -111,6 +111,10 @@ class Agent:
         knowledge = self.knowledge()
         policy = self.policy.for_team(request.team)
         context = context_stage.evaluate(request, policy.settings)
+        # Read up to the start of the hour: asking again within it changes nothing.
+        recent = self.store.recent_contexts(
+            request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
+        )
         evidence = Evidence(
             model=knowledge.model,
             # Only those that can match some moment of this release: the same decision
@@ -121,10 +125,8 @@ class Agent:
                 e.summarized()
                 for e in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
             ],
-            # Read up to the start of the hour: asking again within it changes nothing.
-            neighbours=self.store.recent_contexts(
-                request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
-            ),
+            neighbours=recent.contexts,
+            neighbour_days=recent.days,
             calendar=self.calendar_for(request),
         )
         outcome = run(

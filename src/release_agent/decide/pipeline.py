@@ -65,6 +65,8 @@ class Evidence:
     neighbours: list[dict[str, Any]] = field(default_factory=list)
     """The contexts of the decisions of the last RECURRENCE_DAYS days: the later
     decisions what a deploy teaches would serve (see reasoners/exploration.py)."""
+    neighbour_days: float = 0.0
+    """The days those decisions span (from the oldest of them to the request)."""
     calendar: calendar_stage.Calendar = field(default_factory=calendar_stage.Calendar)
     """The change calendar around the release: its clashes at any moment."""
 
@@ -128,7 +130,8 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
         ask.evidence.model,
         guard,
         # Only the first moment explores: a window is checked for being a GO itself.
-        ask.evidence.neighbours if moment == ask.request.at else (),
+        ask.evidence.neighbours if moment == ask.request.at else None,
+        ask.evidence.neighbour_days,
         ask.evidence.calendar,
     )
     first = moment == ask.request.at

@@ -27,7 +27,7 @@ from ..domain.attributes import PART_OF_DAY_HOURS
 from ..domain.models import Context, Decision, Level, ReleaseRequest, is_production
 from ..domain.options import Guardrails, Option, Teaching
 from ..domain.policy import Costs, Policy
-from ..reasoners.exploration import RECURRENCE_DAYS, TEACHING_DAYS
+from ..reasoners.exploration import MIN_SPAN_DAYS, RECURRENCE_DAYS, TEACHING_DAYS
 from ..stats.information import teaching_value
 from ..stats.risk_model import RiskModel
 from . import context as context_stage
@@ -100,13 +100,14 @@ def options(
     policy: Policy,
     model: RiskModel,
     guardrails: Guardrails,
-    neighbours: Sequence[Mapping[str, Any]] = (),
+    neighbours: Sequence[Mapping[str, Any]] | None = None,
+    neighbour_days: float = 0.0,
     calendar: Calendar | None = None,
 ) -> Options:
-    """The options at ``moment``; with ``neighbours`` (the contexts of recent decisions)
-    and a cheapest option of refusing, also what deploying would teach. With
-    ``calendar``, the windows it shows booked clash, and are left out while any
-    window is free."""
+    """The options at ``moment``; with ``neighbours`` (the contexts of recent decisions,
+    over the last ``neighbour_days``) and a cheapest option of refusing, also what
+    deploying would teach. With ``calendar``, the windows it shows booked clash, and are
+    left out while any window is free."""
     settings, costs = policy.settings, policy.costs
     now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
     times = (
@@ -150,10 +151,20 @@ def options(
     no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
     deploy = min([go_now, *windows], key=lambda o: o.score) if not guardrails.forbid_go else None
     lesson = None
-    if deploy is not None and settings.explore and deploy.score > no_go.expected_cost:
+    if (
+        deploy is not None
+        and neighbours is not None
+        and settings.explore
+        and deploy.score > no_go.expected_cost
+    ):
         at = deploy.at or moment
         target = attributes[0] if deploy is go_now else attributes[1 + times.index(at)]
-        lesson = teaching(model, target, deploy, no_go, neighbours, costs, settings.is_production)
+        # The release asked about now is one of the later ones too: it stands for its
+        # own kind when memory holds few like it. An empty memory shows no pace at all.
+        later = [attributes[0], *neighbours] if neighbours else []
+        lesson = teaching(
+            model, target, deploy, no_go, later, neighbour_days, costs, settings.is_production
+        )
     return Options(now_context, go_now, windows, no_go, lesson)
 
 
@@ -163,11 +174,13 @@ def teaching(
     deploy: Option,
     no_go: Option,
     neighbours: Sequence[Mapping[str, Any]],
+    days: float,
     costs: Costs,
     production: Callable[[str], bool] = is_production,
 ) -> Teaching:
     """What ``deploy`` (in context ``target``) would teach about the ``neighbours``' risks,
-    priced against refusing (stats/information.py)."""
+    priced against refusing (stats/information.py). The neighbours were asked over the
+    last ``days``; the same pace is expected over the next TEACHING_DAYS."""
     beliefs = model.beliefs(target, neighbours)
     failure_costs = np.array(
         [
@@ -179,7 +192,7 @@ def teaching(
         ]
     )
     extra = deploy.score - no_go.expected_cost
-    weight = TEACHING_DAYS / RECURRENCE_DAYS
+    weight = TEACHING_DAYS / min(RECURRENCE_DAYS, max(MIN_SPAN_DAYS, days))
     value, deploys = teaching_value(beliefs, no_go.expected_cost, failure_costs, extra, weight)
     return Teaching(deploy, value, extra, deploys, round(weight * len(neighbours)))
 

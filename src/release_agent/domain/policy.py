@@ -316,6 +316,11 @@ POOLED_GROUPS = (
 Scale = Annotated[StrictFloat, _within(0.01, 5.0)]
 
 
+HALF_LIFE_DAYS = 90.0
+"""The default half-life of evidence: a quarter, the span over which what a deploy
+teaches is priced (release_agent.reasoners.exploration.TEACHING_DAYS)."""
+
+
 class StatedEffect(BaseModel):
     """A main effect as a factor on the odds of failure, with how sure the team is."""
 
@@ -338,6 +343,12 @@ class PriorSettings(BaseModel):
     """Main effect name -> factor and sd, e.g. ``"feature_risk=HIGH" = { times = 4.0 }``."""
     scales: dict[str, Scale] = Field(default_factory=dict)
     """Pooled group -> its scale, fixed instead of learned, e.g. ``service = 0.3``."""
+    half_life_days: Annotated[StrictFloat | StrictInt, _within(0, 3650)] = HALF_LIFE_DAYS
+    """How fast evidence ages: an outcome counts half as much this many days after its
+    deploy (0: every outcome counts fully forever). See release_agent.memory.ageing."""
+
+    def half_life(self) -> float:
+        return float(self.half_life_days)
 
     @field_validator("effects", mode="before")
     @classmethod

@@ -119,6 +119,7 @@ def _run(
     store: Store, policy: Policy, reasoner: Reasoner, known: Knowledge
 ) -> tuple[LearnReport, Knowledge]:
     now = datetime.now(UTC)
+    store.age_evidence(policy.priors.half_life())
     cells = store.outcome_cells()
     deployed, failures = cells.totals
     report = LearnReport(outcomes=deployed)

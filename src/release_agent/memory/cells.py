@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.attributes import BY_NAME, Kind
 from ..stats.cells import CELL_ATTRIBUTES, Cells
-from . import schema
+from . import ageing, schema
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Change:
     attributes: Mapping[str, Any]
     deployed: int
     failures: int
+    at: datetime | None = None
+    """When the deploy was (its weight as evidence ages with it; see :mod:`.ageing`)."""
 
 
 def plain(name: str, value: Any) -> Any:
@@ -67,7 +70,10 @@ def cell_key(values: Mapping[str, Any]) -> str:
 def of_outcome(row: Mapping[str, Any], failed: int, sign: int = 1) -> Change:
     """The change an outcome of an episode ``row`` makes: one deploy (``sign`` -1 takes
     one away), ``failed`` 1 or 0."""
-    return Change(row, sign, sign * failed)
+    at = row.get("deploy_at")
+    if isinstance(at, str):  # an episode row about to be inserted holds its text
+        at = datetime.fromisoformat(at)
+    return Change(row, sign, sign * failed, at)
 
 
 def add(conn: sa.Connection, changes: Iterable[Change]) -> int:
@@ -75,9 +81,11 @@ def add(conn: sa.Connection, changes: Iterable[Change]) -> int:
     cells changed. Changes to one cell are summed first, and cells are written in key
     order, so that two transactions lock shared cells in the same order."""
     summed: dict[str, list[Any]] = {}
+    weighed: list[tuple[str, datetime | None, int, int]] = []
     for change in changes:
         values = values_of(change.attributes)
         key = cell_key(values)
+        weighed.append((key, change.at, change.deployed, change.failures))
         entry = summed.setdefault(key, [values, 0, 0])
         entry[1] += change.deployed
         entry[2] += change.failures
@@ -88,6 +96,7 @@ def add(conn: sa.Connection, changes: Iterable[Change]) -> int:
     ]
     if rows:
         _upsert(conn, rows)
+    ageing.add(conn, weighed)
     return len(rows)
 
 
@@ -122,19 +131,45 @@ def _upsert(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
 def read(conn: sa.Connection) -> Cells:
     """Every cell with a deploy, in the order of its attribute values (missing first),
     the order a GROUP BY over the episodes would give on SQLite, on every backend."""
-    t = schema.cell_counts
+    t, w = schema.cell_counts, schema.cell_weights
     columns = [t.c[name] for name in CELL_ATTRIBUTES]
     query = (
-        sa.select(*columns, t.c.deployed, t.c.failures)
+        sa.select(*columns, t.c.deployed, t.c.failures, w.c.deployed, w.c.failures)
+        .select_from(t.outerjoin(w, w.c.cell == t.c.cell))
         .where(t.c.deployed > 0)
         .order_by(*(c.asc().nulls_first() for c in columns))
     )
-    return Cells.from_rows(conn.execute(query).all())
+    width = len(CELL_ATTRIBUTES)
+    rows = [
+        # a cell counted before its weights were (never after m011): full weight
+        (
+            *row[: width + 2],
+            row[width] if row[width + 2] is None else row[width + 2],
+            row[width + 1] if row[width + 3] is None else row[width + 3],
+        )
+        for row in conn.execute(query).all()
+    ]
+    return Cells.from_rows(rows)
 
 
 def rebuild(conn: sa.Connection) -> int:
-    """Recount every cell from the episodes inside the caller's transaction; returns the
-    number of cells. For a database whose counts were written by other means."""
+    """Recount every cell from the episodes, and weigh it again (:mod:`.ageing`), inside
+    the caller's transaction; returns the number of cells. For a database whose counts
+    were written by other means."""
+    count = rebuild_counts(conn)
+    _, half_life = ageing.clock(conn, lock="update")
+    ageing.rebuild(conn, half_life, key_of)
+    return count
+
+
+def key_of(attributes: Mapping[str, Any]) -> str:
+    """The cell key of an episode's attributes."""
+    return cell_key(values_of(attributes))
+
+
+def rebuild_counts(conn: sa.Connection) -> int:
+    """Recount every cell's plain counts from the episodes inside the caller's
+    transaction; returns the number of cells."""
     e, t = schema.episodes, schema.cell_counts
     columns = [e.c[name] for name in CELL_ATTRIBUTES]
     query = (

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from ..domain.attributes import BY_NAME
 from ..domain.models import Decision
-from . import bookings, cells, schema, schema_v1
+from . import ageing, bookings, cells, schema, schema_v1
 from . import knowledge as snapshots
 
 Migration = Callable[[sa.Connection], None]
@@ -99,7 +99,7 @@ def m004_cell_counts(conn: sa.Connection) -> None:
     """Outcome counts per context cell (see :mod:`.cells`), counted from the episodes."""
     add_attribute_columns(conn, "episodes")
     schema.cell_counts.create(conn)
-    cells.rebuild(conn)
+    cells.rebuild_counts(conn)
 
 
 def m005_knowledge(conn: sa.Connection) -> None:
@@ -217,6 +217,19 @@ def m010_teams(conn: sa.Connection) -> None:
             index.create(conn)
 
 
+def m011_ageing_evidence(conn: sa.Connection) -> None:
+    """Weighed counts per cell and the evidence clock (see :mod:`.ageing`), weighed from
+    the episodes stored so far."""
+    schema.cell_weights.create(conn)
+    schema.evidence_clock.create(conn)
+    conn.execute(
+        schema.evidence_clock.insert().values(
+            id=ageing.CLOCK, as_of=None, half_life_days=ageing.DEFAULT_HALF_LIFE_DAYS
+        )
+    )
+    ageing.rebuild(conn, ageing.DEFAULT_HALF_LIFE_DAYS, cells.key_of)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lookup_indexes", m002_lookup_indexes),
@@ -228,6 +241,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "bookings", m008_bookings),
     (9, "github", m009_github),
     (10, "teams", m010_teams),
+    (11, "ageing_evidence", m011_ageing_evidence),
 ]
 
 

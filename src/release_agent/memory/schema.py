@@ -173,6 +173,25 @@ cell_counts = sa.Table(
 combination of the attribute values; ``cell`` is a digest of them, since a unique key
 over nullable columns would not tell two missing values apart)."""
 
+cell_weights = sa.Table(
+    "cell_weights",
+    metadata,
+    sa.Column("cell", sa.String(64), primary_key=True),
+    sa.Column("deployed", sa.Float, nullable=False),
+    sa.Column("failures", sa.Float, nullable=False),
+)
+"""The same counts as ``cell_counts``, each deploy weighing ``2 ** (-age / half-life)``
+at the evidence clock's ``as_of`` (see :mod:`.cells`)."""
+
+evidence_clock = sa.Table(
+    "evidence_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("as_of", Moment()),
+    sa.Column("half_life_days", sa.Float, nullable=False),
+)
+"""One row (id 1): the moment ``cell_weights`` are weighed at, and the half-life."""
+
 knowledge = sa.Table(
     "knowledge",
     metadata,

@@ -13,6 +13,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from ..domain.shadow import ShadowReport
 from ..stats.cells import CELL_ATTRIBUTES, Cells
 from ..stats.knowledge import Knowledge
 from ..stats.risk_model import RiskModel
-from . import bookings, cells, overrides, refs, schema, shadow
+from . import ageing, bookings, cells, overrides, refs, schema, shadow
 from . import knowledge as snapshots
 from .episodes import episode_of
 from .lease import learner_lock
@@ -92,6 +93,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+@dataclass(frozen=True)
+class Recent:
+    """The contexts of recent decisions and the days they span."""
+
+    contexts: list[dict[str, Any]]
+    days: float
 
 
 class Store:
@@ -372,6 +381,7 @@ class Store:
                     e.c.source,
                     e.c.decision,
                     e.c.shadow,
+                    e.c.deploy_at,
                     *(e.c[name] for name in CELL_ATTRIBUTES),
                 )
                 .where(e.c.release_id == release_id)
@@ -498,6 +508,12 @@ class Store:
         with self.reading() as reader:
             return cells.read(reader)
 
+    def age_evidence(self, half_life_days: float) -> datetime | None:
+        """Weigh the evidence at its present with ``half_life_days`` (memory/ageing.py);
+        returns the moment it is weighed at."""
+        with self.transaction() as conn:
+            return ageing.age(conn, half_life_days, cells.key_of)
+
     def rebuild_cell_counts(self) -> int:
         """Recount every cell from the episodes, in one transaction (writers wait for
         it); returns the number of cells. Needed only when episodes were written around
@@ -505,15 +521,15 @@ class Store:
         with self.transaction() as conn:
             return cells.rebuild(conn)
 
-    def recent_contexts(
-        self, before: datetime, days: float, limit: int = 400
-    ) -> list[dict[str, Any]]:
+    def recent_contexts(self, before: datetime, days: float, limit: int = 400) -> Recent:
         """The contexts (registry attributes) of the decisions that would deploy in the
-        ``days`` before ``before``, newest first, at most ``limit``."""
+        ``days`` before ``before``, newest first, at most ``limit``, with the days they
+        stand for: ``days``, or less when memory began later, or when ``limit`` cut
+        them short (then from the oldest of them)."""
         e = schema.episodes
         columns = [e.c[a.name] for a in ATTRIBUTES]
         query = (
-            sa.select(*columns)
+            sa.select(e.c.deploy_at, *columns)
             .where(e.c.deploy_at < before)
             .where(e.c.deploy_at >= before - timedelta(days=days))
             .order_by(e.c.deploy_at.desc())
@@ -521,9 +537,19 @@ class Store:
         )
         with self.reading() as conn:
             rows = conn.execute(query).all()
-        return [
-            {a.name: row[i] for i, a in enumerate(ATTRIBUTES) if row[i] is not None} for row in rows
+            first = (
+                rows[-1][0]
+                if len(rows) == limit
+                else conn.execute(
+                    sa.select(sa.func.min(e.c.deploy_at)).where(e.c.deploy_at < before)
+                ).scalar()
+            )
+        contexts = [
+            {a.name: row[i + 1] for i, a in enumerate(ATTRIBUTES) if row[i + 1] is not None}
+            for row in rows
         ]
+        span = 0.0 if first is None else (before - first).total_seconds() / 86400
+        return Recent(contexts, min(days, span))
 
     def recent_outcomes(self, service: str, before: datetime, hours: float = 24.0) -> list[Episode]:
         """Deploys of ``service`` with a recorded outcome that went out in the ``hours``

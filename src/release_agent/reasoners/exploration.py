@@ -7,9 +7,12 @@ option on the estimate, the scheduling stage prices what deploying instead would
 (:mod:`release_agent.stats.information`: the knowledge gradient for correlated beliefs,
 looking several deploys ahead): the outcome of one deploy moves the estimates of every
 release that shares its service, its feature risk, its hour or just the base rate, and
-the releases asked about in the last :data:`RECURRENCE_DAYS` days stand for those of
-the next :data:`TEACHING_DAYS`. When the expected saving on them exceeds what the
-deploys cost more than refusing, the built-in planner deploys, and says so.
+the releases asked about in the last :data:`RECURRENCE_DAYS` days (or since memory
+began, when it is younger, but at least :data:`MIN_SPAN_DAYS`), with the one asked
+about now, stand for those of the next :data:`TEACHING_DAYS` at the same pace. A young
+memory thus still counts what its lessons will serve.
+When the expected saving on them exceeds what the deploys cost more than refusing, the
+built-in planner deploys, and says so.
 
 Everything here is deterministic: the same request and memory get the same answer. As
 evidence accumulates the beliefs narrow and the value falls: exploration stops by
@@ -30,6 +33,10 @@ TEACHING_DAYS = 90
 and teams have changed enough that old evidence is worth less (and ages out of the risk
 model's evidence too). Each decision of the last RECURRENCE_DAYS days stands for
 TEACHING_DAYS / RECURRENCE_DAYS later ones."""
+MIN_SPAN_DAYS = 7.0
+"""The shortest span a pace is read over: a week, the cycle releases follow. A memory's
+first decisions, minutes or days apart, say little of how many a quarter brings. An
+empty memory shows no pace at all: its first request teaches nothing it can count."""
 
 
 def explore(task: PlanTask, chosen: Option) -> Teaching | None:

@@ -22,11 +22,23 @@ CELL_ATTRIBUTES: tuple[str, ...] = KNOWN_ATTRIBUTES
 
 @dataclass(frozen=True)
 class Cell:
-    """Deploys that share one context, and how many of them failed."""
+    """Deploys that share one context, and how many of them failed; ``weight`` and
+    ``weighted_failures`` are the same counted with older deploys weighing less (see
+    :mod:`release_agent.memory.cells`), or the counts themselves when evidence does not
+    age."""
 
     attributes: Mapping[str, Any]
     deployed: int
     failures: int
+    weight: float | None = None
+    weighted_failures: float | None = None
+
+    @property
+    def evidence(self) -> tuple[float, float]:
+        """(deploys, failures) as the risk model weighs them."""
+        if self.weight is None or self.weighted_failures is None:
+            return float(self.deployed), float(self.failures)
+        return self.weight, self.weighted_failures
 
 
 class Cells:
@@ -43,18 +55,22 @@ class Cells:
         codes: Mapping[str, np.ndarray],
         deployed: np.ndarray,
         failures: np.ndarray,
+        weights: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.values = {name: list(v) for name, v in values.items()}
         self.codes = dict(codes)
         self.deployed = deployed.astype(np.int64)
         self.failures = failures.astype(np.int64)
+        self.weights = weights
+        """(deploys, failures) per cell with older deploys weighing less, if known."""
         self._index = {
             name: {value: i for i, value in enumerate(v)} for name, v in self.values.items()
         }
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[Any]]) -> Cells:
-        """Cells from rows of (*CELL_ATTRIBUTES values, deployed, failures)."""
+        """Cells from rows of (*CELL_ATTRIBUTES values, deployed, failures), optionally
+        followed by (weight, weighted failures)."""
         rows = list(rows)
         values: dict[str, list[Any]] = {}
         codes: dict[str, np.ndarray] = {}
@@ -73,7 +89,13 @@ class Cells:
         width = len(CELL_ATTRIBUTES)
         deployed = np.array([int(row[width]) for row in rows], dtype=np.int64)
         failures = np.array([int(row[width + 1] or 0) for row in rows], dtype=np.int64)
-        return cls(values, codes, deployed, failures)
+        weights = None
+        if rows and len(rows[0]) > width + 2:
+            weights = (
+                np.array([float(row[width + 2] or 0.0) for row in rows]),
+                np.array([float(row[width + 3] or 0.0) for row in rows]),
+            )
+        return cls(values, codes, deployed, failures, weights)
 
     def __len__(self) -> int:
         return len(self.deployed)
@@ -123,8 +145,20 @@ class Cells:
 
     def risk_cells(self) -> list[Cell]:
         """The cells in the form the risk model is fitted on."""
+        if self.weights is None:
+            return [
+                Cell(self.attributes(i), int(self.deployed[i]), int(self.failures[i]))
+                for i in range(len(self))
+            ]
+        weight, weighted_failures = self.weights
         return [
-            Cell(self.attributes(i), int(self.deployed[i]), int(self.failures[i]))
+            Cell(
+                self.attributes(i),
+                int(self.deployed[i]),
+                int(self.failures[i]),
+                float(weight[i]),
+                float(weighted_failures[i]),
+            )
             for i in range(len(self))
         ]
 

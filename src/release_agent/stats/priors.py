@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..domain.attributes import ATTRIBUTES, INTERACTIONS, NO_EFFECT_SD, Prior
-from ..domain.policy import PriorSettings
+from ..domain.policy import HALF_LIFE_DAYS, PriorSettings
 
 BASE_RATE = 0.10
 INTERCEPT_SD = 1.0
@@ -90,6 +90,8 @@ class Priors:
     """What the team's policy stated (effect names, group names, ``base_rate``)."""
     learned: frozenset[str] = frozenset()
     """The groups whose scale was learned from the evidence."""
+    half_life_days: float = HALF_LIFE_DAYS
+    """How fast the evidence the model was fitted on ages (memory/ageing.py)."""
 
     @classmethod
     def stating(
@@ -170,6 +172,7 @@ class Priors:
             "scales": {name: round(sd, 3) for name, sd in self.scales.items()},
             "stated": sorted(self.stated),
             "learned": sorted(self.learned),
+            "half_life_days": self.half_life_days,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +183,7 @@ class Priors:
             "scales": dict(self.scales),
             "stated": sorted(self.stated),
             "learned": sorted(self.learned),
+            "half_life_days": self.half_life_days,
         }
 
     @classmethod
@@ -191,6 +195,7 @@ class Priors:
             scales={k: float(v) for k, v in data["scales"].items()},
             stated=frozenset(data.get("stated", ())),
             learned=frozenset(data.get("learned", ())),
+            half_life_days=float(data.get("half_life_days", HALF_LIFE_DAYS)),
         )
 
 
@@ -207,8 +212,9 @@ def learned_scale(
 
 def stated_in(settings: PriorSettings) -> Priors:
     """The priors a policy's ``[priors]`` table states, over the defaults."""
-    return Priors.stating(
+    priors = Priors.stating(
         settings.base_rate,
         {name: (effect.times, effect.sd) for name, effect in settings.effects.items()},
         dict(settings.scales),
     )
+    return replace(priors, half_life_days=settings.half_life())

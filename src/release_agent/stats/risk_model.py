@@ -155,8 +155,8 @@ class RiskModel:
         x = np.zeros((len(cells), len(names)))
         for r, row in enumerate(rows):
             x[r, [index[n] for n in row]] = 1.0
-        n = np.array([c.deployed for c in cells], dtype=float)
-        y = np.array([c.failures for c in cells], dtype=float)
+        n = np.array([c.evidence[0] for c in cells], dtype=float)
+        y = np.array([c.evidence[1] for c in cells], dtype=float)
         groups = [priors.group(name) for name in names]
         seen_column = (x.T @ n) > 0 if len(cells) else np.zeros(len(names), dtype=bool)
         beta = np.array([priors.of(name)[0] for name in names])
@@ -189,7 +189,8 @@ class RiskModel:
             service = cell.attributes.get("service")
             if service is not None:
                 by_service[str(service)] = by_service.get(str(service), 0) + int(cell.deployed)
-        return cls(names, beta, cov, int(n.sum()), by_service, conditions, priors)
+        deployed = sum(int(c.deployed) for c in cells)
+        return cls(names, beta, cov, deployed, by_service, conditions, priors)
 
     def beliefs(self, target: Mapping[str, Any], others: Sequence[Mapping[str, Any]]) -> Beliefs:
         """The joint belief about the log-odds of failure of ``target`` and ``others``:
