@@ -149,21 +149,28 @@ def options(
         for t, estimate, sd in zip(times, estimates[1:], spread, strict=True)
     )
     no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
-    deploy = min([go_now, *windows], key=lambda o: o.score) if not guardrails.forbid_go else None
     lesson = None
+    # What a deploy teaches is priced for deploying now. A window is checked again when
+    # it comes, as a GO of its own: a DELAY taken for what it teaches would be refused
+    # there, having taught nothing.
     if (
-        deploy is not None
+        not guardrails.forbid_go
         and neighbours is not None
         and settings.explore
-        and deploy.score > no_go.expected_cost
+        and min(o.score for o in (go_now, *windows)) > no_go.expected_cost
     ):
-        at = deploy.at or moment
-        target = attributes[0] if deploy is go_now else attributes[1 + times.index(at)]
         # The release asked about now is one of the later ones too: it stands for its
         # own kind when memory holds few like it. An empty memory shows no pace at all.
         later = [attributes[0], *neighbours] if neighbours else []
         lesson = teaching(
-            model, target, deploy, no_go, later, neighbour_days, costs, settings.is_production
+            model,
+            attributes[0],
+            go_now,
+            no_go,
+            later,
+            neighbour_days,
+            costs,
+            settings.is_production,
         )
     return Options(now_context, go_now, windows, no_go, lesson)
 
