@@ -73,7 +73,7 @@ def test_a_rare_release_is_not_tried(tmp_path: Path) -> None:
 
 def test_a_young_memory_counts_the_releases_to_come(tmp_path: Path) -> None:
     """A memory a day old that saw this release yesterday expects it at that pace (read
-    over at least a week): the second request is tried, for the dozens like it to
+    over at least a day): the second request is tried, for the dozens like it to
     come. A lone first request, or one a month after the last, is not."""
     records = daily(agent_for(tmp_path, "young"), 2)
     assert records[0].decision is Decision.NO_GO

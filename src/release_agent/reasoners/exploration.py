@@ -33,10 +33,10 @@ TEACHING_DAYS = 90
 and teams have changed enough that old evidence is worth less (and ages out of the risk
 model's evidence too). Each decision of the last RECURRENCE_DAYS days stands for
 TEACHING_DAYS / RECURRENCE_DAYS later ones."""
-MIN_SPAN_DAYS = 7.0
-"""The shortest span a pace is read over: a week, the cycle releases follow. A memory's
-first decisions, minutes or days apart, say little of how many a quarter brings. An
-empty memory shows no pace at all: its first request teaches nothing it can count."""
+MIN_SPAN_DAYS = 1.0
+"""The shortest span a pace is read over: a memory's first decisions, minutes apart, say
+how many releases a day brings, not how many an hour. An empty memory shows no pace at
+all: its first request teaches nothing it can count."""
 
 
 def explore(task: PlanTask, chosen: Option) -> Teaching | None:
