@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from release_agent.domain.policy import load_policy
 from release_agent.simulation import build_report, load_world, parse_world, shipped_worlds
 from release_agent.simulation import simulate as run_simulation
 from release_agent.simulation.agent_policy import agent_factory
@@ -69,6 +70,8 @@ class Job:
     episodes: int
     population: bool
     """Counted in the population figures (the default world's extra seeds are not)."""
+    policy: str | None = None
+    """A policy file for the agent (its costs are replaced by the world's)."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,13 @@ def execute(job: Job) -> Run:
         world = parse_world(generate(int(job.spec)))
     else:
         world = load_world(job.spec)
+    policy = load_policy(Path(job.policy)) if job.policy else None
     started = time.perf_counter()
     result = run_simulation(
-        world, job.episodes, seed=job.seed, policies={"agent": agent_factory(), **BASELINES}
+        world,
+        job.episodes,
+        seed=job.seed,
+        policies={"agent": agent_factory(policy=policy), **BASELINES},
     )
     seconds = time.perf_counter() - started
     report = build_report(result)
@@ -169,18 +176,18 @@ def jobs_for(args: argparse.Namespace, seeds: list[int]) -> list[Job]:
     jobs = []
     for g in seeds:
         for k in range(args.sim_seeds):
-            jobs.append(Job("generated", str(g), g + k, args.episodes, True))
+            jobs.append(Job("generated", str(g), g + k, args.episodes, True, args.policy))
     names = [] if args.no_shipped else (args.shipped or shipped_worlds())
     for name in names:
         base = load_world(name).seed
         for k in range(args.sim_seeds):
-            jobs.append(Job("shipped", name, base + k, args.episodes, True))
+            jobs.append(Job("shipped", name, base + k, args.episodes, True, args.policy))
     if args.default_seeds and not args.no_shipped:
         base = load_world("default").seed
         have = {job.seed for job in jobs if job.spec == "default"}
         for k in range(args.default_seeds):
             if base + k not in have:
-                jobs.append(Job("shipped", "default", base + k, args.episodes, False))
+                jobs.append(Job("shipped", "default", base + k, args.episodes, False, args.policy))
     return jobs
 
 
@@ -333,6 +340,9 @@ def main() -> int:
     parser.add_argument("--no-shipped", action="store_true", help="generated worlds only")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument(
+        "--policy", help="a policy file for the agent, e.g. other [priors] (costs: the world's)"
+    )
     args = parser.parse_args()
     if args.episodes < 1 or args.sim_seeds < 1 or args.jobs < 1 or args.worlds < 0:
         parser.error("--episodes, --sim-seeds and --jobs must be at least 1, --worlds at least 0")
