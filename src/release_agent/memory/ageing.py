@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.policy import HALF_LIFE_DAYS
 from ..stats.cells import CELL_ATTRIBUTES
@@ -68,12 +67,15 @@ def clock(conn: sa.Connection, *, lock: str | None = None) -> tuple[datetime | N
     return row.as_of, float(row.half_life_days)
 
 
-def add(conn: sa.Connection, changes: Iterable[tuple[str, datetime | None, int, int]]) -> None:
-    """Add (cell key, deploy time, deploys, failures) changes to the weights, inside the
-    caller's transaction; deploys -1 takes one away."""
+def weighed(
+    conn: sa.Connection, changes: Iterable[tuple[str, datetime | None, int, int]]
+) -> list[dict[str, Any]]:
+    """The rows to add to ``cell_weights`` for (cell key, deploy time, deploys, failures)
+    changes, weighed at the clock's ``as_of`` (read inside the caller's transaction);
+    deploys -1 takes one away."""
     changes = list(changes)
     if not changes:
-        return
+        return []
     as_of, half_life = clock(conn, lock="share")
     if as_of is None and half_life > 0:
         times = [at for _, at, _, _ in changes if at is not None]
@@ -92,41 +94,11 @@ def add(conn: sa.Connection, changes: Iterable[tuple[str, datetime | None, int, 
         entry = summed.setdefault(key, [0.0, 0.0])
         entry[0] += deployed * w
         entry[1] += failures * w
-    rows = [
+    return [
         {"cell": key, "deployed": d, "failures": f}
         for key, (d, f) in sorted(summed.items())
         if d or f
     ]
-    if rows:
-        _upsert(conn, rows)
-
-
-def _upsert(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    t = schema.cell_weights
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite.insert(t) if dialect == "sqlite" else postgresql.insert(t)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=[t.c.cell],
-                set_={
-                    "deployed": t.c.deployed + insert.excluded.deployed,
-                    "failures": t.c.failures + insert.excluded.failures,
-                },
-            ),
-            rows,
-        )
-        return
-    for row in rows:
-        updated = conn.execute(
-            t.update()
-            .where(t.c.cell == row["cell"])
-            .values(
-                deployed=t.c.deployed + row["deployed"], failures=t.c.failures + row["failures"]
-            )
-        )
-        if not updated.rowcount:
-            conn.execute(t.insert().values(**row))
 
 
 def present(conn: sa.Connection) -> datetime | None:

@@ -95,13 +95,16 @@ def add(conn: sa.Connection, changes: Iterable[Change]) -> int:
         if deployed or failures
     ]
     if rows:
-        _upsert(conn, rows)
-    ageing.add(conn, weighed)
+        _upsert(conn, schema.cell_counts, rows)
+    weights = ageing.weighed(conn, weighed)
+    if weights:
+        _upsert(conn, schema.cell_weights, weights)
     return len(rows)
 
 
-def _upsert(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    t = schema.cell_counts
+def _upsert(conn: sa.Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Add the rows' ``deployed`` and ``failures`` to those of their ``cell`` in ``t``
+    (``cell_counts`` or ``cell_weights``), inserting the cells not there yet."""
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite.insert(t) if dialect == "sqlite" else postgresql.insert(t)
