@@ -23,12 +23,16 @@ import sqlalchemy as sa
 
 from release_agent.domain.conditions import matches
 from release_agent.domain.models import DAYS, Level, Result
+from release_agent.domain.policy import DecisionSettings
 from release_agent.memory import cells, schema
 from release_agent.memory.store import Store
 from release_agent.stats.cells import CELL_ATTRIBUTES
 
 LEVELS = tuple(level.value for level in Level)
 CHUNK = 50_000
+
+
+_PRODUCTION = DecisionSettings()
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ def generate(world: World, count: int, seed: int = 0) -> dict[str, np.ndarray]:
         "friday_afternoon": (day_index == 4) & (hour >= 12),
         "out_of_hours": (hour < 8) | (hour >= 18),
     }
+    # by the default production patterns, as a decision under a default policy stores it
+    columns["production"] = np.array([_PRODUCTION.is_production(e) for e in columns["env"]])
     teams = np.array(world.teams, dtype=object)
     columns["team"] = (
         teams[rng.integers(0, len(teams), count)]

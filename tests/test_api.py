@@ -25,7 +25,7 @@ from release_agent.domain.models import DecisionRecord, Heuristic, Provenance
 from release_agent.domain.scenarios import SCENARIOS
 
 LEVELS = ["LOW", "MEDIUM", "HIGH"]
-RESULTS = ["success", "degraded", "rolled_back", "incident"]
+RESULTS = ["success", "degraded", "rolled_back", "incident", "not_deployed"]
 DECISIONS = ["GO", "DELAY", "NO_GO"]
 FRIDAY = "2026-11-27T16:00:00+01:00"
 

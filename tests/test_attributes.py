@@ -85,7 +85,7 @@ def test_derived_flags_come_from_day_and_hour_alone() -> None:
 
 def test_every_effect_the_risk_model_can_meet_has_a_prior() -> None:
     context = evaluate(_request(), DecisionSettings()).attributes()
-    context["env"] = "staging"
+    context["env"], context["production"] = "staging", False
     features = risk_model._features(context)
     for name in features:
         _mean, sd = Priors().of(name)

@@ -29,12 +29,13 @@ MONDAY = datetime.fromisoformat("2026-11-23T09:00:00+01:00")
 
 
 def grouped(store: Store) -> dict[tuple[Any, ...], tuple[int, int]]:
-    """The counts a GROUP BY over the episodes gives: the reference."""
+    """The counts a GROUP BY over the episodes gives: the reference (a not_deployed
+    outcome is no deploy, so no evidence)."""
     e = schema.episodes
     columns = [e.c[name] for name in CELL_ATTRIBUTES]
     query = (
         sa.select(*columns, sa.func.count(), sa.func.sum(e.c.failed))
-        .where(e.c.result.is_not(None))
+        .where(e.c.result.is_not(None), e.c.result != "not_deployed")
         .group_by(*columns)
     )
     with store.engine.connect() as conn:

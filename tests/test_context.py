@@ -163,6 +163,7 @@ def test_attributes_are_what_conditions_see() -> None:
         "service": "payments",
         "team": "default",
         "env": "prod",
+        "production": True,
         "feature_risk": "LOW",
         "service_criticality": "HIGH",
         "day_of_week": "FRI",

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
 
 from .decide import calendar as calendar_stage
 from .decide import context as context_stage
 from .decide.calendar import Calendar
 from .decide.override import override as override_stage
 from .decide.pipeline import Evidence, run
+from .domain.calendar import SlotTaken
 from .domain.errors import InvalidInput
 from .domain.idempotency import Answer, decides_again
 from .domain.models import (
@@ -50,6 +54,8 @@ from .stats.risk_model import RiskModel
 
 SIMILAR = 3
 STREAK_HOURS = 24.0
+SLOT_TRIES = 5
+"""Decisions made again, at most, when another process took their slot meanwhile."""
 
 
 class Agent:
@@ -108,8 +114,29 @@ class Agent:
             return Answer(self.store.get_decision(taken.release_id), replayed=True)
 
     def _decide(self, request: ReleaseRequest, supersedes: str | None) -> DecisionRecord:
-        knowledge = self.knowledge()
+        """Decide and store. The calendar is read before the pipeline runs and the slot
+        booked after it, so another process may book a clashing slot in between: the
+        store then refuses the booking (SlotTaken, nothing written) and the decision is
+        made again with the calendar as it is now, up to SLOT_TRIES times. A decision
+        that lost its slot that often is made once more holding the environment's
+        calendar from the read to the write (Store.calendar_locked): it sees every
+        booking there is, so it never books, and so never GOes on, a slot it knows is
+        taken, at the cost of making the environment's other decisions wait for it."""
         policy = self.policy.for_team(request.team)
+        for tries in range(SLOT_TRIES):
+            base = self._evidence(request, policy)
+            try:
+                return self._settle(request, supersedes, policy, base, tries)
+            except SlotTaken:
+                continue
+        base = self._evidence(request, policy)
+        with self.store.calendar_locked(request.env) as held:
+            return self._settle(request, supersedes, policy, base, SLOT_TRIES, held)
+
+    def _evidence(self, request: ReleaseRequest, policy: Policy) -> tuple[Evidence, int]:
+        """What memory says about ``request``, but the calendar (read as it is settled),
+        and the version of the knowledge it holds."""
+        knowledge = self.knowledge()
         context = context_stage.evaluate(request, policy.settings)
         # Read up to the start of the hour: asking again within it changes nothing.
         recent = self.store.recent_contexts(
@@ -127,8 +154,23 @@ class Agent:
             ],
             neighbours=recent.contexts,
             neighbour_days=recent.days,
-            calendar=self.calendar_for(request),
         )
+        return evidence, knowledge.version
+
+    def _settle(
+        self,
+        request: ReleaseRequest,
+        supersedes: str | None,
+        policy: Policy,
+        base: tuple[Evidence, int],
+        tries: int,
+        held: Connection | None = None,
+    ) -> DecisionRecord:
+        """Read the calendar, run the pipeline and store the decision (inside ``held``,
+        the caller's locked transaction, when given). Raises SlotTaken when, outside
+        ``held``, a clashing booking appeared since the calendar was read."""
+        calendar = self.calendar_for(request, held)
+        evidence = replace(base[0], calendar=calendar)
         outcome = run(
             request,
             policy,
@@ -138,33 +180,39 @@ class Agent:
             on_failure=self.on_llm_failure,
         )
         record = outcome.record
-        record.knowledge_version = knowledge.version
+        record.knowledge_version = base[1]
         record.shadow = request.shadow or shadow_env(request.env, policy.settings.shadow)
+        detail: dict[str, Any] = {"deploy_at": outcome.deploy_context.at.isoformat()}
+        if tries:
+            detail["calendar_retries"] = tries
         record.trace.append(
             TraceEntry(
                 stage="memory",
                 state=record.states[-1].split(":")[0],
                 summary=f"stored as episode {record.release_id}",
-                detail={"deploy_at": outcome.deploy_context.at.isoformat()},
+                detail=detail,
             )
         )
         self.store.save_decision(
             record,
             outcome.deploy_context,
+            held,
             supersedes=supersedes,
-            frees=evidence.calendar.own,
+            frees=calendar.own,
             book=policy.calendar.enabled,
+            guard=None if held is not None else calendar_stage.recheck(request, policy, calendar),
         )
         return record
 
-    def calendar_for(self, request: ReleaseRequest) -> Calendar:
+    def calendar_for(self, request: ReleaseRequest, conn: Connection | None = None) -> Calendar:
         """The change calendar a decision on ``request`` sees: the open bookings of its
-        environment around its moment (none when the policy turns the calendar off)."""
+        environment around its moment (none when the policy turns the calendar off);
+        ``conn``: read inside that transaction."""
         policy = self.policy.for_team(request.team)
         if not policy.calendar.enabled:
             return Calendar(settings=policy.calendar)
         start, end = calendar_stage.read_span(request, policy)
-        found = self.store.bookings_around(request.env, start, end)
+        found = self.store.bookings_around(request.env, start, end, conn)
         return calendar_stage.for_request(request, policy, found)
 
     def override(

@@ -278,7 +278,13 @@ def show(release_id: str, as_json: bool, db: str | None) -> None:
 
 @click.command()
 @click.argument("release_id", type=TEXT)
-@click.option("--result", required=True, type=RESULTS, help="What happened after the deploy.")
+@click.option(
+    "--result",
+    required=True,
+    type=RESULTS,
+    help="What happened after the deploy; not_deployed: it did not go out (frees its "
+    "calendar slot, teaches nothing).",
+)
 @click.option("--notes", type=TEXT, help="What happened, in words.")
 @click.option("--replace", is_flag=True, help="Overwrite an outcome already recorded.")
 @output_options
@@ -297,4 +303,5 @@ def outcome(
     if as_json:
         echo_json({"release_id": release_id, **recorded.model_dump(mode="json")})
     else:
-        click.echo(f"recorded {recorded.result.value} for {visible(release_id)}")
+        freed = "" if recorded.result.deployed else "; its calendar slot is free again"
+        click.echo(f"recorded {recorded.result.value} for {visible(release_id)}{freed}")

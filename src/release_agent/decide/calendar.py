@@ -15,6 +15,10 @@ clashes). Without one, every booking of the same service may be the release itse
 none clashes; and a re-ask at a DELAY's window (``delays`` > 0) supersedes the DELAY of
 the same service booked within ``clash_minutes`` of the requested time. A new decision
 frees the bookings it supersedes (:attr:`Calendar.own`) as it is stored.
+
+The calendar is read before the decision and written after it, so the store checks the
+slot again as it books it (:class:`Recheck`, under a lock of the environment): a booking
+that clashes there and that the decision did not see makes it decide again.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class Calendar:
     depends_on: frozenset[str] = frozenset()
     own: tuple[str, ...] = ()
     """The release ids of the release's own earlier bookings: superseded by this one."""
+    seen: frozenset[tuple[str, datetime]] = frozenset()
+    """Every booking read (release id, moment), own ones too: what the decision knew."""
     _times: list[datetime] = field(init=False, repr=False, compare=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -152,7 +158,35 @@ def for_request(request: ReleaseRequest, policy: Policy, bookings: Sequence[Book
     others = tuple(b for b in bookings if b.release_id not in own and not _same_release(request, b))
     service = policy.services.get(request.service)
     depends = frozenset(service.depends_on) if service is not None else frozenset()
-    return Calendar(others, policy.calendar, depends, own)
+    seen = frozenset((b.release_id, b.at) for b in bookings)
+    return Calendar(others, policy.calendar, depends, own, seen)
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """The check of a decision's slot as its booking is written (a
+    :class:`~release_agent.domain.calendar.SlotGuard`): the bookings that clash with the
+    release at its slot, by the same rules as :func:`for_request`, that it did not see."""
+
+    request: ReleaseRequest
+    policy: Policy
+    seen: frozenset[tuple[str, datetime]]
+
+    @property
+    def reach(self) -> timedelta:
+        return timedelta(minutes=self.policy.calendar.dependency_window)
+
+    def taken(self, at: datetime, bookings: Sequence[Booking]) -> list[str]:
+        unseen = [b for b in bookings if (b.release_id, b.at) not in self.seen]
+        if not unseen:
+            return []
+        later = for_request(self.request, self.policy, unseen)
+        return [clash.release_id for clash in later.clashes_at(at) if clash.release_id]
+
+
+def recheck(request: ReleaseRequest, policy: Policy, calendar: Calendar) -> Recheck:
+    """The check of the slot a decision on ``request`` takes, seeing ``calendar``."""
+    return Recheck(request, policy, calendar.seen)
 
 
 def merged(caller: Sequence[str], found: Sequence[Clash]) -> list[str]:

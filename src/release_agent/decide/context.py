@@ -31,6 +31,7 @@ def _observation(
         service_criticality=request.service_criticality,
         local=at.astimezone(settings.timezone or request.at.tzinfo),
         clashes=clashes,
+        production=settings.is_production(request.env),
         team=request.team,
     )
 

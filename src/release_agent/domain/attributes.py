@@ -32,7 +32,6 @@ from .models import DAYS, DEFAULT_TEAM, Day, Level
 
 PART_OF_DAY_HOURS = 6
 """Mining and the risk model read the hour in parts of the day of this many hours."""
-PRODUCTION_NAMES = ("prod", "production")
 NO_EFFECT_SD = 0.7
 TEAM_SD = 0.5
 """The starting scale of the teams' effects (as the services'), then learned."""
@@ -60,11 +59,16 @@ class ClockRules(Protocol):
     @property
     def friday_afternoon_from(self) -> int: ...
 
+    def is_production(self, env: str) -> bool:
+        """Whether ``env`` is a production environment (the policy's patterns)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Observation:
     """What an observed attribute is read from: the request's fields, the moment in the
-    release's own time zone, and the names of the releases it clashes with."""
+    release's own time zone, the names of the releases it clashes with, and whether its
+    environment is production by the team's policy."""
 
     service: str
     env: str
@@ -72,6 +76,7 @@ class Observation:
     service_criticality: Level
     local: datetime
     clashes: tuple[str, ...]
+    production: bool
     team: str = DEFAULT_TEAM
 
 
@@ -95,7 +100,8 @@ class Effect:
     priors: Mapping[str, Prior] = field(default_factory=dict)
     sd: float = 0.0
     feature: str = ""
-    values: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()
+    """``unless``: the values with no effect (a flag's ``True``, or names)."""
     baseline: tuple[str, ...] = ()
     """``each``: values with no effect of their own, which the intercept stands for."""
 
@@ -191,6 +197,11 @@ def _weekend(a: Mapping[str, Any], _rules: ClockRules) -> bool | None:
     return None if day is None else day in (Day.SAT.value, Day.SUN.value)
 
 
+def _production(a: Mapping[str, Any], rules: ClockRules) -> bool | None:
+    env = a.get("env")
+    return None if env is None else rules.is_production(str(env))
+
+
 def _friday_afternoon(a: Mapping[str, Any], rules: ClockRules) -> bool | None:
     day, hour = a.get("day_of_week"), a.get("hour_of_day")
     if day is None or hour is None:
@@ -236,11 +247,25 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         "environment",
         "the environment deployed to",
         observe=lambda o: o.env,
+    ),
+    Attribute(
+        "production",
+        Kind.flag,
+        "production",
+        "the environment is a production one, by the policy's production patterns",
+        # Observed with the team's patterns at decision time (settings.is_production, as
+        # Context.production), stored with the episode and its cell, so that learning
+        # and every later decision read the classification the decision was made with.
+        # Derived from env for a memory file that does not give it.
+        observe=lambda o: o.production,
+        derive=_production,
+        # Not mined: a pattern of production is found through its environments.
+        mined=False,
         effect=Effect(
             "unless",
             {"non_production": (0.0, NO_EFFECT_SD)},
             feature="non_production",
-            values=PRODUCTION_NAMES,
+            values=(True,),
         ),
     ),
     Attribute(
@@ -387,5 +412,10 @@ def drivers(values: Mapping[str, Any]) -> list[str]:
     return [
         a.label
         for a in ATTRIBUTES
-        if a.kind is Kind.flag and a.name != "clash" and values.get(a.name)
+        if a.kind is Kind.flag
+        and a.name != "clash"
+        # a flag that raises the risk when it holds (production is the baseline)
+        and a.effect is not None
+        and a.effect.form == "flag"
+        and values.get(a.name)
     ]

@@ -12,14 +12,22 @@ they clash, and what each service depends on::
     depends_on = ["payments", "search"]   # names as in --service; a cycle is fine
 
 A booking is freed (and no longer shown) when a later decision of the same release
-supersedes it, or when someone says the release did not go out.
+supersedes it, or when someone says the release did not go out (``calendar cancel``, or
+the outcome ``not_deployed``).
+
+Two decisions made at the same moment must not both take one slot: each reads the
+calendar before it decides, so the store checks again as it writes the booking, under a
+lock of the environment (:class:`SlotGuard`); a booking that clashes and that the
+decision did not see aborts the write (:class:`SlotTaken`) and the decision is made
+again (see :meth:`release_agent.agent.Agent.decide`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -109,3 +117,28 @@ class Booking(BaseModel):
     decision: Decision = Field(description="GO (at its time) or DELAY (at its window)")
     at: datetime = Field(description="when the release deploys")
     booked_at: datetime = Field(description="when the decision was made")
+
+
+class SlotGuard(Protocol):
+    """What a decision saw of the calendar, to check again when its booking is written."""
+
+    @property
+    def reach(self) -> timedelta:
+        """How far from a slot a booking can still clash with it."""
+        ...
+
+    def taken(self, at: datetime, bookings: Sequence[Booking]) -> list[str]:
+        """The release ids of the ``bookings`` (open ones of the environment, within
+        :attr:`reach` of ``at``) that clash with the release at ``at`` and that the
+        decision did not see when it read the calendar."""
+        ...
+
+
+class SlotTaken(Exception):
+    """Another release booked a slot that clashes with this decision's after the
+    decision read the calendar: nothing was written, and the decision is to be made
+    again with the calendar as it is now."""
+
+    def __init__(self, release_ids: Sequence[str]) -> None:
+        super().__init__(", ".join(release_ids))
+        self.release_ids = tuple(release_ids)

@@ -67,17 +67,28 @@ DAYS: tuple[Day, ...] = tuple(Day)
 
 
 class Result(StrEnum):
-    """What really happened after a deploy."""
+    """What really happened after a deploy — or that there was no deploy.
+
+    ``not_deployed`` says the release did not go out: it frees the release's slot in the
+    change calendar and is no evidence at all (neither a success nor a failure: no cell
+    count, no learning, no recall). Ask :attr:`deployed` before :attr:`failed`."""
 
     success = "success"
     degraded = "degraded"
     rolled_back = "rolled_back"
     incident = "incident"
+    not_deployed = "not_deployed"
+
+    @property
+    def deployed(self) -> bool:
+        """Whether the release went out, so that the outcome is evidence about it."""
+        return self is not Result.not_deployed
 
     @property
     def failed(self) -> bool:
-        """Degraded counts as a failure: learning errs on the side of caution."""
-        return self is not Result.success
+        """A deploy that went wrong. Degraded counts as a failure: learning errs on the
+        side of caution. ``not_deployed`` is no failure (and no success either)."""
+        return self not in (Result.success, Result.not_deployed)
 
 
 class SuggestedAction(StrEnum):

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 DECISIONS = ("GO", "NO_GO", "DELAY")
-RESULTS = ("success", "degraded", "rolled_back", "incident")
+RESULTS = ("success", "degraded", "rolled_back", "incident", "not_deployed")
 
 INPUT_OF_FIELD = {
     "service": "service",

@@ -10,6 +10,19 @@ Argo Rollouts' AnalysisRun phases and Flagger's canary phases map to results:
 ``Inconclusive`` (Argo pauses the rollout for a human) and the phases of a rollout still
 under way (Pending, Running, Progressing, ...) are no outcome: refused, naming the phases
 that are.
+
+``not_deployed`` (the release did not go out: its calendar slot is freed, and it is no
+evidence) is recorded only when a caller says so — ``{"ref": ..., "result":
+"not_deployed"}`` — never read into a tool's words, since none of them clearly means
+that nothing went out:
+
+- Argo's ``Inconclusive`` pauses a rollout that has begun (the canary is out, and a
+  human may still promote it): no outcome yet, as above.
+- GitHub's ``deployment_status`` ``error`` says the deployment failed to complete, not
+  that nothing reached the environment (a half-applied deploy is the riskiest kind): it
+  stays the policy's ``[github] failure_result``. ``inactive`` marks an earlier deployment
+  that a newer one replaced, after it went out: no outcome (see
+  :func:`release_agent.integrations.github.events.status_result`).
 """
 
 from __future__ import annotations
@@ -55,7 +68,7 @@ def record_by_ref(
 
     Raises NotFound when no decision has that ref, Conflict when it has an outcome
     already (an outcome is replaced only by id, on purpose) or is a NO_GO, which
-    deployed nothing."""
+    deployed nothing (``not_deployed`` too: a NO_GO holds no slot to free)."""
     decision = store.decision_by_ref(ref)
     if decision is None:
         raise NotFound(f"no decision with ref {ref!r}", field="ref")

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from ..domain.policy import HALF_LIFE_DAYS
 from ..stats.cells import CELL_ATTRIBUTES
-from . import schema
+from . import evidence, schema
 
 DEFAULT_HALF_LIFE_DAYS = HALF_LIFE_DAYS
 CLOCK_SAMPLE = 51
@@ -107,7 +107,7 @@ def present(conn: sa.Connection) -> datetime | None:
     times = list(
         conn.execute(
             sa.select(e.c.deploy_at)
-            .where(e.c.result.is_not(None))
+            .where(evidence.counted(e))
             .where(e.c.deploy_at.is_not(None))
             .order_by(e.c.id.desc())
             .limit(CLOCK_SAMPLE)
@@ -152,7 +152,7 @@ def rebuild(conn: sa.Connection, half_life: float, key_of: Any) -> datetime | No
     now = present(conn)
     summed: dict[str, list[float]] = {}
     query = sa.select(e.c.deploy_at, e.c.failed, *(e.c[n] for n in CELL_ATTRIBUTES)).where(
-        e.c.result.is_not(None)
+        evidence.counted(e)
     )
     for row in conn.execute(query):
         attributes: Mapping[str, Any] = dict(zip(CELL_ATTRIBUTES, row[2:], strict=True))

@@ -4,7 +4,8 @@ A cell is one combination of the context attributes' values (a missing value is 
 of its own). ``cell_counts`` holds, per cell, the deploys with an outcome and how many
 of them failed: exactly what ``SELECT <attributes>, count(*), sum(failed) FROM episodes
 WHERE result IS NOT NULL GROUP BY <attributes>`` would give, without reading the
-episodes. Every write of an outcome adds its change to its cell in the same transaction
+episodes (less the ``not_deployed`` outcomes, which are no evidence: :mod:`.evidence`).
+Every write of an outcome adds its change to its cell in the same transaction
 (:func:`add`), so a learning run reads a table as long as the number of cells, not of
 episodes. :func:`rebuild` recomputes the table from the episodes.
 
@@ -27,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.attributes import BY_NAME, Kind
 from ..stats.cells import CELL_ATTRIBUTES, Cells
-from . import ageing, schema
+from . import ageing, evidence, schema
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def rebuild_counts(conn: sa.Connection) -> int:
     columns = [e.c[name] for name in CELL_ATTRIBUTES]
     query = (
         sa.select(*columns, sa.func.count(), sa.func.coalesce(sa.func.sum(e.c.failed), 0))
-        .where(e.c.result.is_not(None))
+        .where(evidence.counted(e))
         .group_by(*columns)
     )
     conn.execute(t.delete())

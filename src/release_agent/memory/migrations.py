@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from ..domain.attributes import BY_NAME
 from ..domain.models import Decision
-from . import ageing, bookings, cells, schema, schema_v1
+from . import ageing, bookings, cells, production, schema, schema_v1
 from . import knowledge as snapshots
 
 Migration = Callable[[sa.Connection], None]
@@ -291,6 +291,8 @@ def migrate(engine: sa.Engine) -> list[int]:
                 {"version": version, "name": name, "applied_at": datetime.now(UTC).isoformat()},
             )
             applied.append(version)
-        add_attribute_columns(conn, "episodes")
+        added = add_attribute_columns(conn, "episodes")
         add_attribute_columns(conn, "cell_counts")
+        if "production" in added:  # the stored episodes are classified once (see there)
+            production.backfill(conn)
     return applied

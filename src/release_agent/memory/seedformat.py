@@ -10,9 +10,9 @@ The format::
 and the older form, a bare list of episodes. Context keys are the attributes of
 :mod:`release_agent.domain.conditions` (the seed's three and service, env, hour_of_day, clash,
 ...). Decisions: GO, NO_GO, DELAY, and the seed's ABORT (read as NO_GO). Outcomes: the
-seed's SUCCESS / FAILURE / ABORTED and ours (success, degraded, rolled_back, incident);
-ABORTED, DELAYED, NO_GO, PENDING or none mean the release was not deployed, so the
-episode is no evidence about failure.
+seed's SUCCESS / FAILURE / ABORTED and ours (success, degraded, rolled_back, incident,
+not_deployed); ABORTED, DELAYED, NO_GO, PENDING, not_deployed or none mean the release was
+not deployed, so the episode is no evidence about failure.
 
 :func:`parse` checks a whole document and raises ImportFormatError naming the JSON path
 of the first fault; :mod:`release_agent.learn.imports` writes what it returns.
@@ -54,6 +54,7 @@ _OUTCOMES: dict[str, Result | None] = {
     "INCIDENT": Result.incident,
     "FAILURE": Result.incident,
     "FAILED": Result.incident,
+    "NOT_DEPLOYED": Result.not_deployed,
     "ABORTED": None,
     "DELAYED": None,
     "NO_GO": None,
@@ -129,7 +130,7 @@ def _episode(raw: Any, where: str, settings: DecisionSettings) -> dict[str, Any]
         "source": "imported",
         "decision": _DECISIONS[decision_text].value,
         "result": result.value if result else None,
-        "failed": int(result.failed) if result else None,
+        "failed": int(result.failed) if result and result.deployed else None,
         "outcome_notes": raw.get("outcome_notes")
         if isinstance(raw.get("outcome_notes"), str)
         else None,

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain.attributes import ATTRIBUTES, Kind
-from ..domain.calendar import Booking, FreedReason
+from ..domain.calendar import Booking, FreedReason, SlotGuard
 from ..domain.episodes import Episode
 from ..domain.errors import Conflict, InvalidInput, NotFound, StoreError
 from ..domain.models import (
@@ -42,7 +42,7 @@ from ..domain.shadow import ShadowReport
 from ..stats.cells import CELL_ATTRIBUTES, Cells
 from ..stats.knowledge import Knowledge
 from ..stats.risk_model import RiskModel
-from . import ageing, bookings, cells, overrides, refs, schema, shadow
+from . import ageing, bookings, cells, evidence, overrides, refs, schema, shadow
 from . import knowledge as snapshots
 from .episodes import episode_of
 from .lease import learner_lock
@@ -202,6 +202,7 @@ class Store:
         supersedes: str | None = None,
         frees: Sequence[str] = (),
         book: bool = True,
+        guard: SlotGuard | None = None,
     ) -> None:
         """Store a decision with the context it would deploy in.
 
@@ -211,15 +212,19 @@ class Store:
 
         In the same transaction, the change calendar frees the bookings the decision
         supersedes (``frees``, and every open booking of its ref) and, with ``book``, a
-        GO or DELAY that is not a shadow books its slot (see :mod:`.bookings`)."""
+        GO or DELAY that is not a shadow books its slot (see :mod:`.bookings`). With
+        ``guard``, the slot is checked first under the environment's lock: raises
+        SlotTaken, writing nothing, when a clashing booking appeared that the decision
+        did not see. ``conn``: inside the caller's write transaction (such as
+        :meth:`calendar_locked`'s)."""
         row = episode_row(record, deploy)
         ref = record.request.ref
 
         def calendar(tx: sa.Connection) -> None:
-            bookings.on_decision(tx, record, deploy.at, frees=frees, book=book)
+            bookings.on_decision(tx, record, deploy.at, frees=frees, book=book, guard=guard)
 
         if ref is not None:
-            self._save_with_ref(row, ref, supersedes, calendar)
+            self._save_with_ref(row, ref, supersedes, calendar, conn)
             return
         if conn is not None:
             conn.execute(schema.episodes.insert().values(**row))
@@ -235,7 +240,19 @@ class Store:
         ref: str,
         supersedes: str | None,
         then: Callable[[sa.Connection], None] | None = None,
+        outer: sa.Connection | None = None,
     ) -> None:
+        if outer is not None:
+            # Inside the caller's transaction: a savepoint keeps it usable after the
+            # unique index refuses the row (PostgreSQL aborts a transaction otherwise).
+            try:
+                with outer.begin_nested():
+                    refs.store_with_ref(outer, row, ref, supersedes)
+            except sa.exc.IntegrityError:
+                raise refs.RefTaken(refs.live_id(outer, ref) or "") from None
+            if then is not None:
+                then(outer)
+            return
         try:
             with writing(self.engine) as conn:
                 refs.store_with_ref(conn, row, ref, supersedes)
@@ -287,7 +304,11 @@ class Store:
             conn.execute(e.insert(), fresh)
             cells.add(
                 conn,
-                (cells.of_outcome(r, int(r["failed"] or 0)) for r in fresh if r.get("result")),
+                (
+                    cells.of_outcome(r, int(r["failed"] or 0))
+                    for r in fresh
+                    if evidence.counts(r.get("result"))
+                ),
             )
         return len(fresh)
 
@@ -362,6 +383,12 @@ class Store:
     ) -> OutcomeRecord:
         """Record what happened after the deploy of ``release_id``.
 
+        ``not_deployed`` (the release did not go out) frees its slot in the change
+        calendar in the same transaction and counts in no cell: it is no evidence (see
+        :mod:`.evidence`). A real outcome replacing it counts, and takes the slot back.
+        Like any outcome it is refused on a NO_GO that was not overridden: that holds no
+        slot, and deployed nothing already.
+
         Raises NotFound for an unknown id, Conflict when an outcome is already recorded
         and ``replace`` is false.
         """
@@ -412,16 +439,19 @@ class Store:
                 .where(e.c.id == row.id)
                 .values(
                     result=result.value,
-                    failed=int(result.failed),
+                    failed=evidence.failed_column(result),
                     outcome_notes=notes,
                     outcome_at=outcome.recorded_at,
                 )
             )
             attributes = dict(row._mapping)
-            changes = [cells.of_outcome(attributes, int(result.failed))]
-            if row.result is not None:
+            changes = []
+            if result.deployed:
+                changes.append(cells.of_outcome(attributes, int(result.failed)))
+            if evidence.counts(row.result):
                 changes.append(cells.of_outcome(attributes, int(row.failed or 0), sign=-1))
             cells.add(conn, changes)
+            bookings.on_outcome(conn, release_id, result, outcome.recorded_at)
         return outcome
 
     def override(self, release_id: str, change: overrides.Change) -> DecisionRecord:
@@ -434,25 +464,46 @@ class Store:
             bookings.on_override(conn, record)
             return record
 
-    def override_history(self, release_id: str | None = None) -> list[OverrideEntry]:
+    def override_history(
+        self, release_id: str | None = None, team: str | None = None
+    ) -> list[OverrideEntry]:
         """The audit log of overrides, oldest first: of one decision (its id or a unique
-        prefix), or of every one."""
+        prefix), or of every one; ``team``: only of that team's decisions."""
         with self.reading() as conn:
             if release_id is not None:
                 release_id = refs.resolve(conn, release_id)
-            return overrides.history(conn, release_id)
+            return overrides.history(conn, release_id, team=team)
 
-    def shadow_report(self, env: str | None = None, since: datetime | None = None) -> ShadowReport:
-        """What the shadow decisions (of ``env``, made since ``since``) would have done."""
+    def shadow_report(
+        self, env: str | None = None, since: datetime | None = None, team: str | None = None
+    ) -> ShadowReport:
+        """What the shadow decisions (of ``env``, made since ``since``, of ``team``)
+        would have done."""
         with self.reading() as conn:
-            return shadow.report(conn, env, since)
+            return shadow.report(conn, env, since, team=team)
 
     # -- the change calendar ---------------------------------------------------------
 
-    def bookings_around(self, env: str, start: datetime, end: datetime) -> list[Booking]:
-        """The open bookings of ``env`` from ``start`` to ``end`` (what a decision reads)."""
-        with self.reading() as conn:
+    def bookings_around(
+        self, env: str, start: datetime, end: datetime, conn: sa.Connection | None = None
+    ) -> list[Booking]:
+        """The open bookings of ``env`` from ``start`` to ``end`` (what a decision reads);
+        ``conn``: inside the caller's transaction."""
+        if conn is not None:
             return bookings.around(conn, env, start, end)
+        with self.reading() as reader:
+            return bookings.around(reader, env, start, end)
+
+    @contextmanager
+    def calendar_locked(self, env: str) -> Iterator[sa.Connection]:
+        """A write transaction holding the calendar of ``env`` from its start: no other
+        decision can book a slot there until it ends, so what it reads of the calendar
+        stays true until it writes (PostgreSQL: an advisory lock of the environment;
+        SQLite: the one writer's lock, so every other writer waits too). For the last try
+        of a decision that kept losing its slot to others; keep it short."""
+        with self.transaction() as conn:
+            bookings.lock_env(conn, env)
+            yield conn
 
     def calendar(
         self,
@@ -460,11 +511,13 @@ class Store:
         end: datetime | None = None,
         env: str | None = None,
         limit: int = bookings.MAX_LISTED,
+        team: str | None = None,
     ) -> list[Booking]:
         """The open bookings from ``start`` (inclusive) to ``end`` (exclusive), of ``env``
-        or of every environment, earliest first; a freed booking is never listed."""
+        or of every environment, of ``team``'s decisions or of every team's, earliest
+        first; a freed booking is never listed."""
         with self.reading() as conn:
-            return bookings.listing(conn, start, end, env, limit)
+            return bookings.listing(conn, start, end, env, limit, team=team)
 
     def cancel_booking(self, release_id: str) -> Booking:
         """Free the slot of ``release_id`` (or a unique prefix): the release did not go
@@ -490,11 +543,13 @@ class Store:
             return int(conn.execute(query).scalar_one())
 
     def count_outcomes(self) -> int:
+        """The outcomes that are evidence (a ``not_deployed`` is none): what the learner
+        counts to know when a run is due."""
         e = schema.episodes
         with self.reading() as conn:
             return int(
                 conn.execute(
-                    sa.select(sa.func.count()).select_from(e).where(e.c.result.is_not(None))
+                    sa.select(sa.func.count()).select_from(e).where(evidence.counted(e))
                 ).scalar_one()
             )
 
@@ -553,11 +608,11 @@ class Store:
 
     def recent_outcomes(self, service: str, before: datetime, hours: float = 24.0) -> list[Episode]:
         """Deploys of ``service`` with a recorded outcome that went out in the ``hours``
-        before ``before``, newest first."""
+        before ``before``, newest first (a ``not_deployed`` went nowhere: left out)."""
         e = schema.episodes
         query = (
             sa.select(e)
-            .where(e.c.service == service, e.c.result.is_not(None))
+            .where(e.c.service == service, evidence.counted(e))
             .where(e.c.deploy_at < before)
             .where(e.c.deploy_at >= before - timedelta(hours=hours))
             .order_by(e.c.deploy_at.desc(), e.c.id.desc())
@@ -727,7 +782,8 @@ def _recall(pool: int) -> sa.CompoundSelect[Any]:
     columns = [e.c.id, *(e.c[a.name] for a in ATTRIBUTES if a.similarity)]
     parts = [
         sa.select(*columns)
-        .where(e.c.result.is_not(None), kind)
+        # The partial indexes' condition, and a deploy's: not_deployed is no evidence.
+        .where(e.c.result.is_not(None), e.c.result != evidence.NOT_DEPLOYED, kind)
         .order_by(e.c.id.desc())
         .limit(pool)
         .subquery()

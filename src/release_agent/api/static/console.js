@@ -10,7 +10,7 @@ import { plannedAt, setupPicker } from "./picker.js";
 import { TimeError, browserZone, formatTime } from "./time.js";
 
 const API = "/api/v1";
-const RESULTS = ["success", "degraded", "rolled_back", "incident"];
+const RESULTS = ["success", "degraded", "rolled_back", "incident", "not_deployed"];
 const STAGES = [
   { key: "context", name: "Context", from: ["context"] },
   { key: "guardrails", name: "Guardrails", from: ["guardrails"] },
@@ -26,7 +26,7 @@ const STAGES = [
 const VIEWER = browserZone();
 const STEP_MS = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 220;
 
-const state = { filter: { service: "", decision: "" }, next: null, busy: false, shown: null };
+const state = { filter: { service: "", team: "", decision: "" }, next: null, busy: false, shown: null };
 
 // -- messages ------------------------------------------------------------------------------
 
@@ -162,7 +162,13 @@ function renderVerdict(record) {
   facts.append(el("dt", { text: "Decided" }), el("dd", { class: "decided" }, when(record.created_at, VIEWER)));
   if (record.guardrails.length) facts.append(el("dt", { text: "Guardrails" }), el("dd", { text: record.guardrails.join("; ") }));
   box.append(
-    el("div", { class: "verdict-head" }, el("span", { class: "verdict-decision", text: record.decision }), el("span", { class: "verdict-service", text: `${record.request.service} → ${record.request.env}` })),
+    el(
+      "div",
+      { class: "verdict-head" },
+      el("span", { class: "verdict-decision", text: record.decision }),
+      el("span", { class: "verdict-service", text: `${record.request.service} → ${record.request.env}` }),
+      el("span", { class: "verdict-team muted", text: `team ${record.request.team}` }),
+    ),
     el("p", { class: "verdict-reason", text: record.reason }),
     facts,
   );
@@ -173,6 +179,7 @@ function renderRequest(record) {
   const r = record.request;
   const rows = [
     ["Service", r.service],
+    ["Team", r.team],
     ["Environment", r.env],
     ["Feature risk", r.feature_risk],
     ["Criticality", r.service_criticality],
@@ -275,7 +282,7 @@ function renderExtra(record) {
   const overridden = async (updated) => {
     quiet();
     await showRecord(updated, false);
-    await Promise.all([loadHistory(), loadHealth(), loadCalendar(VIEWER)]);
+    await Promise.all([loadHistory(), loadHealth(), loadCalendar(VIEWER, state.filter.team)]);
   };
   box.append(
     renderOutcome(record),
@@ -310,7 +317,7 @@ async function decide(request) {
     const record = await request();
     quiet();
     await showRecord(record, true);
-    await Promise.all([loadHistory(), loadHeuristics(), loadHealth(), loadCalendar(VIEWER)]);
+    await Promise.all([loadHistory(), loadHeuristics(), loadHealth(), loadCalendar(VIEWER, state.filter.team)]);
   } catch (error) {
     clear($("#verdict")).append(el("p", { class: "placeholder", text: "No decision: see the message above." }));
     throw error;
@@ -350,6 +357,7 @@ function requestBody(form) {
   return {
     service: data.get("service").trim(),
     env: data.get("env").trim() || "prod",
+    team: data.get("team").trim() || "default",
     feature_risk: data.get("feature_risk"),
     service_criticality: data.get("service_criticality"),
     clashes: data
@@ -424,7 +432,14 @@ function historyRow(record) {
     "tr",
     { dataset: { id: record.release_id, decision: record.decision }, class: record.release_id === state.shown ? "current" : null },
     el("td", { class: "nowrap" }, when(record.created_at, VIEWER)),
-    el("td", {}, el("strong", { text: r.service }), el("span", { class: "muted", text: ` ${r.env}` }), r.notes ? el("div", { class: "notes-line muted", text: r.notes }) : null),
+    el(
+      "td",
+      {},
+      el("strong", { text: r.service }),
+      el("span", { class: "muted", text: ` ${r.env}` }),
+      el("div", { class: "muted small", dataset: { mark: "team" }, text: `team ${r.team}` }),
+      r.notes ? el("div", { class: "notes-line muted", text: r.notes }) : null,
+    ),
     el("td", { class: "nowrap" }, when(r.at)),
     el(
       "td",
@@ -443,6 +458,7 @@ function historyRow(record) {
 async function loadHistory(more = false) {
   const params = new URLSearchParams({ limit: "20" });
   if (state.filter.service) params.set("service", state.filter.service);
+  if (state.filter.team) params.set("team", state.filter.team);
   if (state.filter.decision) params.set("decision", state.filter.decision);
   if (more && state.next) params.set("before", state.next);
   const page = await get(`${API}/decisions?${params}`);
@@ -459,8 +475,8 @@ function setupHistory() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    state.filter = { service: data.get("service").trim(), decision: data.get("decision") };
-    loadHistory().catch(complain);
+    state.filter = { service: data.get("service").trim(), team: data.get("team").trim(), decision: data.get("decision") };
+    Promise.all([loadHistory(), loadCalendar(VIEWER, state.filter.team)]).catch(complain);
   });
   form.querySelector("select").addEventListener("change", () => form.requestSubmit());
   $("#history-more").addEventListener("click", () => loadHistory(true).catch(complain));
