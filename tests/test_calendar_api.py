@@ -149,7 +149,7 @@ def test_the_openapi_document_types_the_calendar(client: TestClient) -> None:
     listing = document["paths"]["/api/v1/calendar"]["get"]
     schema = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/CalendarPage")
-    assert {p["name"] for p in listing["parameters"]} == {"from", "to", "env"}
+    assert {p["name"] for p in listing["parameters"]} == {"from", "to", "env", "team"}
     assert "422" in listing["responses"]
     export = document["paths"]["/api/v1/calendar.ics"]["get"]
     assert "text/calendar" in export["responses"]["200"]["content"]

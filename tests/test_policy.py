@@ -439,6 +439,7 @@ non_production_factor = 0.25
                 "production",
                 "services",
                 "teams",
+                "teams_dir",
                 "timezone",
             ],
         ),

@@ -1,8 +1,8 @@
 """The change calendar over HTTP: the bookings as JSON and as iCalendar, and freeing the
 slot of a release that did not go out.
 
-    GET  /api/v1/calendar?from=&to=&env=          the open bookings, earliest first
-    GET  /api/v1/calendar.ics?from=&to=&env=      the same as text/calendar (RFC 5545)
+    GET  /api/v1/calendar?from=&to=&env=&team=      the open bookings, earliest first
+    GET  /api/v1/calendar.ics?from=&to=&env=&team=  the same as text/calendar (RFC 5545)
     POST /api/v1/calendar/{release_id}/cancel     free a slot: the release did not go
 """
 
@@ -78,6 +78,14 @@ Env = Annotated[
         description="only this environment (prod = production)",
     ),
 ]
+Team = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=NAME_PATTERN.pattern,
+        description="only this team's bookings (its clash_minutes, too)",
+    ),
+]
 
 
 def moment(text: str | None, field: str) -> datetime | None:
@@ -112,16 +120,38 @@ def span(
     return first, last, env
 
 
+def team_filter(team: str | None) -> str | None:
+    """A ``team`` query parameter as the team is stored (a request's team is stripped);
+    InvalidInput (422) naming ``team`` for one that is no team name."""
+    if team is None:
+        return None
+    name = team.strip()
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "must be 1-100 characters of letters, digits, '.', '_', '-', '/' or space, "
+            "starting with a letter or digit",
+            field="team",
+        )
+    return name
+
+
 def install(app: FastAPI, agent: Agent, doc: Documenter, write_lock: threading.Lock) -> None:
     """Add the calendar's routes to ``app``."""
 
+    def clash_minutes(team: str | None) -> int:
+        """The team's ``[calendar] clash_minutes`` (the organisation's without a team)."""
+        policy = agent.policy if team is None else agent.policy.for_team(team)
+        return policy.calendar.clash_minutes
+
     @app.get(f"{API}/calendar", tags=["calendar"], responses=doc.fails(422, 503))
-    def calendar(start: From = None, end: To = None, env: Env = None) -> CalendarPage:
+    def calendar(
+        start: From = None, end: To = None, env: Env = None, team: Team = None
+    ) -> CalendarPage:
         """The slots booked by GO decisions (at their time) and DELAYs (at their
-        window), earliest first."""
+        window), earliest first; ``team``: only that team's."""
         first, last, chosen = span(start, end, env)
-        items = agent.store.calendar(first, last, chosen)
-        minutes = agent.policy.calendar.clash_minutes
+        items = agent.store.calendar(first, last, chosen, team=team_filter(team))
+        minutes = clash_minutes(team_filter(team))
         return CalendarPage(items=items, start=first, end=last, clash_minutes=minutes)
 
     @app.get(
@@ -136,11 +166,13 @@ def install(app: FastAPI, agent: Agent, doc: Documenter, write_lock: threading.L
             **doc.fails(422, 503),
         },
     )
-    def calendar_ics(start: From = None, end: To = None, env: Env = None) -> Response:
+    def calendar_ics(
+        start: From = None, end: To = None, env: Env = None, team: Team = None
+    ) -> Response:
         """The same bookings as ``/calendar``, one event each, as text/calendar."""
         first, last, chosen = span(start, end, env)
-        items = agent.store.calendar(first, last, chosen)
-        text = to_ics(items, agent.policy.calendar.clash_minutes)
+        items = agent.store.calendar(first, last, chosen, team=team_filter(team))
+        text = to_ics(items, clash_minutes(team_filter(team)))
         return Response(text, media_type=ICS_TYPE)
 
     @app.post(

@@ -12,6 +12,7 @@ import click
 
 from .common import echo_json
 from .options import TEXT, db_option, output_options, policy_option
+from .team_option import checked_team, team_filter_option
 
 TIME_EXAMPLE = "an ISO 8601 time with a UTC offset such as 2026-11-27T16:00:00+01:00, or a date"
 
@@ -51,6 +52,7 @@ def parse_moment(text: str | None, field: str) -> datetime | None:
 )
 @click.option("--to", "end", metavar="TIME", type=TEXT, help="Show bookings before this moment.")
 @click.option("--env", metavar="ENV", type=TEXT, help="Only this environment.")
+@team_filter_option("bookings (and its clash_minutes)")
 @click.option("--ics", is_flag=True, help="Print iCalendar (RFC 5545) to subscribe to.")
 @output_options
 @db_option
@@ -61,6 +63,7 @@ def calendar(
     start: str | None,
     end: str | None,
     env: str | None,
+    team: str | None,
     ics: bool,
     as_json: bool,
     db: str | None,
@@ -87,8 +90,10 @@ def calendar(
     if env is not None and not NAME_PATTERN.match(env.strip()):
         raise InvalidInput(f"{env[:40]!r} is not an environment name", field="--env")
     chosen = env.strip().lower() if env is not None else None
-    settings = load_policy(policy).calendar
-    booked = Store.open(db).calendar(first, last, chosen)
+    team = checked_team(team)
+    loaded = load_policy(policy)
+    settings = (loaded if team is None else loaded.for_team(team)).calendar
+    booked = Store.open(db).calendar(first, last, chosen, team=team)
     if ics:
         from ..integrations.ics import calendar as to_ics
 

@@ -10,6 +10,7 @@ import click
 
 from .common import echo_json
 from .options import TEXT, DeferredChoice, db_option, output_options, policy_option
+from .team_option import checked_team, team_filter_option
 
 
 def _decisions() -> list[str]:
@@ -60,15 +61,16 @@ def override(
 
 @click.command()
 @click.argument("release_id", required=False, type=TEXT)
+@team_filter_option("overrides")
 @output_options
 @db_option
-def overrides(release_id: str | None, as_json: bool, db: str | None) -> None:
+def overrides(release_id: str | None, team: str | None, as_json: bool, db: str | None) -> None:
     """The audit log of overrides, oldest first: of RELEASE_ID (or a unique prefix), or
-    of every decision."""
+    of every decision (--team: of that team's decisions)."""
     from ..memory.store import Store
     from .render import visible
 
-    entries = Store.open(db).override_history(release_id)
+    entries = Store.open(db).override_history(release_id, team=checked_team(team))
     if as_json:
         echo_json([entry.to_json() for entry in entries])
         return

@@ -9,6 +9,7 @@ import click
 
 from .common import echo_json
 from .options import TEXT, db_option, output_options
+from .team_option import checked_team, team_filter_option
 
 
 @click.command("shadow-report")
@@ -16,9 +17,12 @@ from .options import TEXT, db_option, output_options
 @click.option(
     "--since", metavar="TIME", type=TEXT, help="Only decisions made since TIME (ISO 8601)."
 )
+@team_filter_option("shadow decisions")
 @output_options
 @db_option
-def shadow_report(env: str | None, since: str | None, as_json: bool, db: str | None) -> None:
+def shadow_report(
+    env: str | None, since: str | None, team: str | None, as_json: bool, db: str | None
+) -> None:
     """Count the shadow decisions (decide --shadow, or the policy's [decision] shadow
     environments) and what they would have blocked: their DELAYs and NO_GOs, as the
     agent decided them."""
@@ -33,7 +37,7 @@ def shadow_report(env: str | None, since: str | None, as_json: bool, db: str | N
             start = parse_at(since)
         except InvalidInput as error:
             raise InvalidInput(error.message.removeprefix("at: "), field="since") from None
-    report = Store.open(db).shadow_report(env, start)
+    report = Store.open(db).shadow_report(env, start, team=checked_team(team))
     if as_json:
         echo_json(report.to_json())
         return

@@ -75,7 +75,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from . import teams
+from . import team_files, teams
 from .attributes import ATTRIBUTES, INTERACTIONS
 from .calendar import CalendarSettings, ServiceSettings, check_services
 from .environments import (
@@ -535,21 +535,24 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
 
 def parse_policy(data: Mapping[str, Any], source: str | None = None) -> Policy:
     """The policy that the parsed TOML ``data`` describes, with the policy of each team
-    that has a ``[teams.NAME]`` section (see :mod:`.teams`).
+    that has a ``[teams.NAME]`` section or a team file (see :mod:`.teams`,
+    :mod:`.team_files`; relative paths are read from ``source``'s directory).
 
     Raises PolicyError naming the first key at fault (and the values allowed, if a closed
     set); nothing of a malformed policy is used.
     """
     organisation, sections = teams.split(data)
     policy = _parse_one(organisation, source)
-    if not sections:
+    found = team_files.read(data, sections, Path(source).parent if source else None)
+    if not found:
         return policy
     by_team = {}
-    for name, section in sections.items():
+    for name, section in found.items():
         try:
-            by_team[name] = _parse_one(teams.overlay(organisation, section), source)
+            by_team[name] = _parse_one(teams.overlay(organisation, section.data), source)
         except PolicyError as error:
-            raise teams.in_section(error, name) from None
+            file = str(section.file) if section.file is not None else None
+            raise teams.in_section(error, name, file) from None
     return policy.model_copy(update={"teams": by_team})
 
 
@@ -624,7 +627,7 @@ def _policy_error(error: ErrorDetails) -> PolicyError:
         table = _table_at(loc[:-1])
         allowed = sorted(table.model_fields) if table is not None else None
         if table is _PolicyFile and allowed is not None:
-            allowed = sorted([*allowed, teams.TEAMS_KEY])  # read apart (see parse_policy)
+            allowed = sorted([*allowed, teams.TEAMS_KEY, teams.TEAMS_DIR_KEY])  # read apart
         if table is DecisionSettings and allowed is not None:
             allowed = [key for key in allowed if key not in TEAM_KEYS]
         # A top-level key has no table to name it: call the file "policy".

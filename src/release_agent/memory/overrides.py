@@ -61,12 +61,18 @@ def _row(entry: OverrideEntry) -> dict[str, Any]:
     }
 
 
-def history(conn: sa.Connection, release_id: str | None = None) -> list[OverrideEntry]:
-    """The audit log, oldest first: of one decision, or of all."""
+def history(
+    conn: sa.Connection, release_id: str | None = None, *, team: str | None = None
+) -> list[OverrideEntry]:
+    """The audit log, oldest first: of one decision, or of all; ``team``: only of that
+    team's decisions (the team of their episodes)."""
     o = schema.overrides
     query = sa.select(o).order_by(o.c.id)
     if release_id is not None:
         query = query.where(o.c.release_id == release_id)
+    if team is not None:
+        e = schema.episodes
+        query = query.where(o.c.release_id.in_(sa.select(e.c.release_id).where(e.c.team == team)))
     return [
         OverrideEntry(
             release_id=row.release_id,

@@ -16,8 +16,11 @@ from ..domain.shadow import ShadowCounts, ShadowReport
 from . import schema
 
 
-def report(conn: sa.Connection, env: str | None, since: datetime | None) -> ShadowReport:
-    """Shadow decisions by environment and by the agent's decision."""
+def report(
+    conn: sa.Connection, env: str | None, since: datetime | None, *, team: str | None = None
+) -> ShadowReport:
+    """Shadow decisions by environment and by the agent's decision; ``team``: only that
+    team's."""
     e, o = schema.episodes, schema.overrides
     first = (
         sa.select(o.c.from_decision)
@@ -36,6 +39,8 @@ def report(conn: sa.Connection, env: str | None, since: datetime | None) -> Shad
         query = query.where(e.c.env == env.strip().lower())
     if since is not None:
         query = query.where(e.c.created_at >= since)
+    if team is not None:
+        query = query.where(e.c.team == team)
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for row_env, decision, count in conn.execute(query):
         counts[str(row_env)][str(decision)] = int(count)

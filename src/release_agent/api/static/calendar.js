@@ -1,6 +1,7 @@
 // The change calendar: the upcoming slots booked by GO decisions (at their time) and
 // DELAYs (at their window), earliest first, in the viewer's zone (24-hour ISO-like, see
-// time.js). Service and environment names are the callers' text: set as text only.
+// time.js), of every team or of the team the history is filtered by. Service and
+// environment names are the callers' text: set as text only.
 
 import { get } from "./api.js";
 import { $, clear, el } from "./dom.js";
@@ -8,9 +9,14 @@ import { formatTime } from "./time.js";
 
 const API = "/api/v1";
 
-/** Fill the calendar table with the bookings from now on; `zone` is the viewer's. */
-export async function loadCalendar(zone) {
-  const page = await get(`${API}/calendar`);
+/**
+ * Fill the calendar table with the bookings from now on; `zone` is the viewer's, `team`
+ * (optional) the only team whose bookings are shown (the .ics link follows it).
+ */
+export async function loadCalendar(zone, team = "") {
+  const query = team ? `?${new URLSearchParams({ team })}` : "";
+  const page = await get(`${API}/calendar${query}`);
+  $("#calendar-ics").href = `${API}/calendar.ics${query}`;
   const body = clear($("#calendar tbody"));
   $("#calendar-zone").textContent = `(${zone})`;
   for (const booking of page.items) {

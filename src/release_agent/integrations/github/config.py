@@ -16,6 +16,7 @@ Policy::
 
     [github]
     repositories = { "acme/shop" = "checkout" }   # repository -> service (default: its name)
+    teams = { "acme/shop" = "payments" }          # repository -> team (default: "default")
     feature_risk = "HIGH"                # when no label or deployment payload says
     criticality = "HIGH"                 # a service's criticality when not listed below
     service_criticality = { checkout = "HIGH", docs = "LOW" }
@@ -39,7 +40,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ...domain.errors import InvalidInput, PolicyError
 from ...domain.freezes import TABLE_CONFIG, refusal
-from ...domain.models import NAME_PATTERN, Level, Result
+from ...domain.models import DEFAULT_TEAM, NAME_PATTERN, Level, Result
 
 SECRET_ENV = "RELEASE_AGENT_GITHUB_WEBHOOK_SECRET"
 APP_ID_ENV = "RELEASE_AGENT_GITHUB_APP_ID"
@@ -72,6 +73,15 @@ def _service(value: str) -> str:
     return value
 
 
+def _team(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise refusal(
+            f"{value[:60]!r} is not a team name (letters, digits, . _ - / space, starting "
+            "with a letter or digit)"
+        )
+    return value
+
+
 def _failure(value: str) -> Result:
     if value not in FAILURE_RESULTS:
         raise refusal(f"{value!r} is not a failure result", allowed=list(FAILURE_RESULTS))
@@ -80,6 +90,7 @@ def _failure(value: str) -> Result:
 
 Repository = Annotated[str, Field(strict=True), AfterValidator(_repository)]
 Service = Annotated[str, Field(strict=True), AfterValidator(_service)]
+Team = Annotated[str, Field(strict=True), AfterValidator(_team)]
 
 
 class GitHubPolicy(BaseModel):
@@ -89,6 +100,9 @@ class GitHubPolicy(BaseModel):
 
     repositories: dict[Repository, Service] = Field(default_factory=dict)
     """``owner/name`` (any case) -> the service its deployments release."""
+    teams: dict[Repository, Team] = Field(default_factory=dict)
+    """``owner/name`` (any case) -> the team its deployments are decided for (its
+    ``[teams.NAME]`` policy, its listings); a repository not listed: ``default``."""
     feature_risk: Annotated[Any, AfterValidator(_level)] = Level.HIGH
     """The feature risk when neither a label nor the deployment's payload gives one: the
     conservative level unless the team says otherwise."""
@@ -107,6 +121,11 @@ class GitHubPolicy(BaseModel):
         repository's name."""
         mapped = self.repositories.get(repository.lower())
         return mapped if mapped is not None else repository.rpartition("/")[2]
+
+    def team_of(self, repository: str) -> str:
+        """The team a repository's deployments are decided for: the mapping's, else the
+        default team."""
+        return self.teams.get(repository.lower(), DEFAULT_TEAM)
 
     def criticality_of(self, service: str) -> Level:
         level = self.service_criticality.get(service)

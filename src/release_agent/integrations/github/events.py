@@ -179,6 +179,7 @@ def request_fields(event: ProtectionRuleEvent, policy: GitHubPolicy) -> dict[str
     where = f"deployment {event.deployment.id}" if event.deployment.id else "a deployment"
     fields: dict[str, Any] = {
         "service": service,
+        "team": policy.team_of(event.repository.full_name),
         "env": event.environment,
         "feature_risk": risk.value,
         "service_criticality": policy.criticality_of(service).value,
