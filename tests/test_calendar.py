@@ -305,7 +305,7 @@ def test_when_every_window_is_booked_the_search_still_offers_them_as_clashing() 
     chosen = policy(decision={"horizon_hours": 3}, priors=CAREFUL_TEAM_PRIORS)
     ask = request("search")
     model = RiskModel.prior(stated_in(chosen.priors))  # a clash triples the odds
-    free = options(ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), ())
+    free = options(ask, ask.at, [], chosen, model, Guardrails(forbid_go=False), lambda: ((), 0.0))
     times = candidate_times(ask.at, ask.env, chosen, Guardrails(forbid_go=False))
     taken = tuple(
         Booking(

@@ -138,10 +138,14 @@ class Agent:
         and the version of the knowledge it holds."""
         knowledge = self.knowledge()
         context = context_stage.evaluate(request, policy.settings)
-        # Read up to the start of the hour: asking again within it changes nothing.
-        recent = self.store.recent_contexts(
-            request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
-        )
+
+        def neighbours() -> tuple[list[dict[str, Any]], float]:
+            # Read up to the start of the hour: asking again within it changes nothing.
+            recent = self.store.recent_contexts(
+                request.at.replace(minute=0, second=0, microsecond=0), RECURRENCE_DAYS
+            )
+            return recent.contexts, recent.days
+
         evidence = Evidence(
             model=knowledge.model,
             # Only those that can match some moment of this release: the same decision
@@ -152,8 +156,7 @@ class Agent:
                 e.summarized()
                 for e in self.store.recent_outcomes(context.service, request.at, STREAK_HOURS)
             ],
-            neighbours=recent.contexts,
-            neighbour_days=recent.days,
+            neighbours=neighbours,
         )
         return evidence, knowledge.version
 

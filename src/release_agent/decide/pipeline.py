@@ -62,11 +62,9 @@ class Evidence:
     heuristics: list[Heuristic]
     similar: list[EpisodeSummary]
     recent: list[EpisodeSummary] = field(default_factory=list)
-    neighbours: list[dict[str, Any]] = field(default_factory=list)
-    """The contexts of the decisions of the last RECURRENCE_DAYS days: the later
-    decisions what a deploy teaches would serve (see reasoners/exploration.py)."""
-    neighbour_days: float = 0.0
-    """The days those decisions span (from the oldest of them to the request)."""
+    neighbours: scheduling.Neighbours = field(default=lambda: ((), 0.0))
+    """The recent decisions a deploy's lesson would serve (see
+    :data:`.scheduling.Neighbours` and reasoners/exploration.py)."""
     calendar: calendar_stage.Calendar = field(default_factory=calendar_stage.Calendar)
     """The change calendar around the release: its clashes at any moment."""
 
@@ -93,6 +91,8 @@ class _Ask:
     trace: Trace
     clashes: tuple[str, ...] = ()
     """The clashes at the requested time: the caller's and the calendar's."""
+    windows: dict[tuple[datetime, bool], dict[str, Any]] = field(default_factory=dict)
+    """The attributes of the windows priced so far (see :func:`.scheduling.options`)."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ def _plan_task(ask: _Ask, moment: datetime, clashes: list[str], guard: Guardrail
         guard,
         # Only the first moment explores: a window is checked for being a GO itself.
         ask.evidence.neighbours if moment == ask.request.at else None,
-        ask.evidence.neighbour_days,
         ask.evidence.calendar,
+        ask.windows,
     )
     first = moment == ask.request.at
     ask.trace.add(scheduling.note(priced, moment, ask.evidence.model if first else None))

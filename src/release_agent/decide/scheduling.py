@@ -34,6 +34,11 @@ from . import context as context_stage
 from .calendar import Calendar
 from .trace import Note
 
+Neighbours = Callable[[], tuple[Sequence[Mapping[str, Any]], float]]
+"""Reads the contexts of the decisions of the last RECURRENCE_DAYS days, with the days
+they span (from the oldest of them to the request): the later decisions what a deploy
+teaches would serve. Called only when a lesson is priced, which few decisions need."""
+
 
 @dataclass(frozen=True)
 class Options:
@@ -100,14 +105,15 @@ def options(
     policy: Policy,
     model: RiskModel,
     guardrails: Guardrails,
-    neighbours: Sequence[Mapping[str, Any]] | None = None,
-    neighbour_days: float = 0.0,
+    neighbours: Neighbours | None = None,
     calendar: Calendar | None = None,
+    seen: dict[tuple[datetime, bool], dict[str, Any]] | None = None,
 ) -> Options:
-    """The options at ``moment``; with ``neighbours`` (the contexts of recent decisions,
-    over the last ``neighbour_days``) and a cheapest option of refusing, also what
-    deploying would teach. With ``calendar``, the windows it shows booked clash, and are
-    left out while any window is free."""
+    """The options at ``moment``; with ``neighbours`` (what reads the contexts of recent
+    decisions) and a cheapest option of refusing, also what deploying would teach. With
+    ``calendar``, the windows it shows booked clash, and are left out while any window is
+    free. ``seen`` keeps the attributes of each window (by moment and clash) for the next
+    call on the same request: checking a DELAY's window compares most of the same hours."""
     settings, costs = policy.settings, policy.costs
     now_context = context_stage.evaluate(request, settings, at=moment, clashes=clashes)
     times = (
@@ -118,10 +124,16 @@ def options(
     booked = {t for t in times if calendar is not None and calendar.booked(t)}
     if booked and len(booked) < len(times):
         times = [t for t in times if t not in booked]
-    attributes = [now_context.attributes()] + [
-        context_stage.attributes_at(request, settings, t, clash=t in booked) for t in times
-    ]
-    estimates = model.estimate_many(attributes, settings.risk_quantile)
+    known = {} if seen is None else seen
+    attributes = [now_context.attributes()]
+    for t in times:
+        key = (t, t in booked)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = context_stage.attributes_at(request, settings, t, clash=key[1])
+        attributes.append(found)
+    middle = 1
+    estimates, noise = model.scan(attributes, settings.risk_quantile, middle)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
     # The window search pays for the number of windows it compares: the best of k noisy
@@ -130,23 +142,21 @@ def options(
     # first window as reference): what all windows share (no clash, a freeze
     # passed) moves them together and biases no choice among them. Hours of one part of
     # one day share nearly all their effects, so they count as one estimate.
-    middle = 1
-    spread: Sequence[float] = (
-        model.difference_noise(attributes[middle], attributes[1:]).tolist() if times else []
-    )
+    spread: Sequence[float] = noise.tolist() if times else []
     reference_p = estimates[middle].mean if times else 0.0
     distinct = {(a["day_of_week"], a["hour_of_day"] // PART_OF_DAY_HOURS) for a in attributes[1:]}
     bias = expected_maximum(len(distinct))
+    waits = [_hours(t, moment) for t in times]
     windows = tuple(
         Option(
             Decision.DELAY,
             t,
-            _hours(t, moment),
+            wait,
             estimate,
-            costs.delay_per_hour * _hours(t, moment) + estimate.decide * failure_cost,
+            costs.delay_per_hour * wait + estimate.decide * failure_cost,
             saving_sd=bias * failure_cost * _slope(reference_p, estimate.mean) * float(sd),
         )
-        for t, estimate, sd in zip(times, estimates[1:], spread, strict=True)
+        for t, wait, estimate, sd in zip(times, waits, estimates[1:], spread, strict=True)
     )
     no_go = Option(Decision.NO_GO, None, 0.0, None, costs.no_go)
     lesson = None
@@ -161,14 +171,15 @@ def options(
     ):
         # The release asked about now is one of the later ones too: it stands for its
         # own kind when memory holds few like it. An empty memory shows no pace at all.
-        later = [attributes[0], *neighbours] if neighbours else []
+        recent, days = neighbours()
+        later = [attributes[0], *recent] if recent else []
         lesson = teaching(
             model,
             attributes[0],
             go_now,
             no_go,
             later,
-            neighbour_days,
+            days,
             costs,
             settings.is_production,
         )

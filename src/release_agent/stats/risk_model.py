@@ -20,13 +20,15 @@ import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import expit
 
-from ..domain.attributes import ATTRIBUTES, INTERACTIONS
+from ..domain.attributes import ATTRIBUTES, INTERACTIONS, NAMES
 from ..domain.conditions import canonical_key, matches
 from ..domain.options import RiskEstimate
 from .cells import Cell
@@ -62,14 +64,50 @@ def _features(
     effects cannot express, shrunk towards none like every other effect."""
     names = ["intercept"]
     names.extend(pattern_name(p) for p in patterns if matches(p, attributes))
-    for attribute in ATTRIBUTES:
-        if attribute.effect is not None:
-            names.extend(attribute.effect.features(attribute.name, attributes.get(attribute.name)))
+    for attribute in _EFFECTS:
+        names.extend(_effect_features(attribute.name, attributes.get(attribute.name)))
     for interaction in INTERACTIONS:
         name = interaction.make(attributes)
         if name is not None:
             names.append(name)
     return names
+
+
+_EFFECTS = tuple(a for a in ATTRIBUTES if a.effect is not None)
+_BY_NAME = {a.name: a for a in _EFFECTS}
+
+
+@lru_cache(maxsize=4096)
+def _effect_features(name: str, value: Any) -> tuple[str, ...]:
+    """The effects an attribute's value makes (the registry's rule, remembered: a
+    scheduler asks it for every window of every decision)."""
+    effect = _BY_NAME[name].effect
+    assert effect is not None
+    return tuple(effect.features(name, value))
+
+
+def _columns(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The effects some of ``rows`` have (sorted column indices), and the rows as a 0/1
+    matrix over those columns only: a context has a dozen of the model's hundreds of
+    effects, so products with the covariance need only the block of the ones present."""
+    lengths = [len(row) for row in rows]
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=sum(lengths))
+    used, position = np.unique(flat, return_inverse=True)
+    x = np.zeros((len(rows), len(used)))
+    x[np.repeat(np.arange(len(rows)), lengths), position] = 1.0
+    return used, x
+
+
+class _Row(NamedTuple):
+    """A context as the model sees it."""
+
+    indices: list[int]
+    """The columns of its effects the model has."""
+    extra_mean: float
+    extra_var: float
+    """The prior mean and variance its other effects add (never seen in evidence)."""
+    unseen: dict[str, float]
+    """Those other effects, with the prior variance of each."""
 
 
 @dataclass
@@ -85,36 +123,36 @@ class RiskModel:
     priors: Priors = field(default_factory=Priors)
     """The priors in force, with the scales the evidence set."""
     _index: dict[str, int] = field(init=False, repr=False)
-    _rows: dict[tuple[Any, ...], tuple[list[int], float, float]] = field(
-        init=False, repr=False, default_factory=dict
-    )
+    _rows: dict[tuple[Any, ...], _Row] = field(init=False, repr=False, default_factory=dict)
     _prior_var: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {name: i for i, name in enumerate(self.names)}
         self._prior_var = np.array([self.priors.of(n)[1] ** 2 for n in self.names])
 
-    def _row(self, attributes: Mapping[str, Any]) -> tuple[list[int], float, float]:
-        """Indices of a context's known effects, and the prior mean and variance of the
-        ones the evidence never saw; cached, since the same contexts recur."""
-        key = tuple(sorted(attributes.items()))
+    def _row(self, attributes: Mapping[str, Any]) -> _Row:
+        """A context's known effects and the prior of the ones the evidence never saw;
+        cached, since the same contexts recur."""
+        key = tuple(attributes.get(name) for name in NAMES)  # None: absent
         cached = self._rows.get(key)
         if cached is not None:
             return cached
         indices: list[int] = []
-        extra_mean = extra_var = 0.0
+        unseen: dict[str, float] = {}
+        extra_mean = 0.0
         for name in _features(attributes, self.patterns):
             i = self._index.get(name)
             if i is None:
                 mean, sd = self.priors.of(name)
                 extra_mean += mean
-                extra_var += sd * sd
+                unseen[name] = sd * sd
             else:
                 indices.append(i)
         if len(self._rows) > 50_000:
             self._rows.clear()
-        self._rows[key] = (indices, extra_mean, extra_var)
-        return indices, extra_mean, extra_var
+        row = _Row(indices, extra_mean, sum(unseen.values()), unseen)
+        self._rows[key] = row
+        return row
 
     @classmethod
     def prior(cls, priors: Priors | None = None) -> RiskModel:
@@ -198,27 +236,17 @@ class RiskModel:
         evidence never saw count with their prior, shared where both contexts have
         them)."""
         contexts = [target, *others]
-        size = len(self.names)
-        x = np.zeros((len(contexts), size))
-        mean = np.zeros(len(contexts))
-        var = np.zeros(len(contexts))
-        unseen: list[dict[str, float]] = []
-        for r, attributes in enumerate(contexts):
-            indices, mean[r], var[r] = self._row(attributes)
-            x[r, indices] = 1.0
-            unseen.append(
-                {
-                    name: self.priors.of(name)[1] ** 2
-                    for name in _features(attributes, self.patterns)
-                    if name not in self._index
-                }
-            )
-        mean += x @ self.mean
-        projected = x @ self.cov
+        rows = [self._row(attributes) for attributes in contexts]
+        used, x = _columns([row[0] for row in rows])
+        mean = np.array([row[1] for row in rows], dtype=float)
+        var = np.array([row[2] for row in rows], dtype=float)
+        mean += x @ self.mean[used]
+        projected = x @ self.cov[np.ix_(used, used)]
         var += (projected * x).sum(axis=1)
         cov = projected[1:] @ x[0]
-        for r, extra in enumerate(unseen[1:]):
-            cov[r] += sum(v for name, v in extra.items() if name in unseen[0])
+        shared = rows[0].unseen
+        for r, row in enumerate(rows[1:]):
+            cov[r] += sum(v for name, v in row.unseen.items() if name in shared)
         return Beliefs(float(mean[0]), float(var[0]), mean[1:], var[1:], cov)
 
     def estimate_many(
@@ -227,15 +255,26 @@ class RiskModel:
         """Failure-probability estimates for each context, with a 10%-90% band. The
         decision uses the posterior mean, or the ``quantile`` when one is given. Effects
         never seen in the evidence keep their prior."""
-        size = len(self.names)
-        x = np.zeros((len(contexts), size))
-        extra_mean = np.zeros(len(contexts))
-        extra_var = np.zeros(len(contexts))
-        for r, attributes in enumerate(contexts):
-            indices, extra_mean[r], extra_var[r] = self._row(attributes)
-            x[r, indices] = 1.0
-        logit = x @ self.mean + extra_mean
-        var = ((x @ self.cov) * x).sum(axis=1) + extra_var
+        return self._estimates([self._row(a) for a in contexts], contexts, quantile)
+
+    def scan(
+        self, contexts: Sequence[Mapping[str, Any]], quantile: float | None, reference: int
+    ) -> tuple[list[RiskEstimate], np.ndarray]:
+        """:meth:`estimate_many` of ``contexts`` and the :meth:`difference_noise` of those
+        after ``reference`` (an index) against it, each context read once: what a
+        scheduler needs of the windows it compares."""
+        rows = [self._row(a) for a in contexts]
+        noise = self._noise(rows[reference], rows[1:]) if len(rows) > reference else np.zeros(0)
+        return self._estimates(rows, contexts, quantile), noise
+
+    def _estimates(
+        self, rows: Sequence[_Row], contexts: Sequence[Mapping[str, Any]], quantile: float | None
+    ) -> list[RiskEstimate]:
+        used, x = _columns([row[0] for row in rows])
+        extra_mean = np.array([row[1] for row in rows], dtype=float)
+        extra_var = np.array([row[2] for row in rows], dtype=float)
+        logit = x @ self.mean[used] + extra_mean
+        var = ((x @ self.cov[np.ix_(used, used)]) * x).sum(axis=1) + extra_var
         sd = np.sqrt(np.maximum(var, 0.0))
         z_band = NormalDist().inv_cdf(0.9)
         mean = _mean_probability(logit, sd)
@@ -264,14 +303,13 @@ class RiskModel:
         variance of the difference and the variance the evidence removed from it: zero
         without evidence, small with plenty, largest in between.
         """
-        ref, _, _ = self._row(reference)
-        d = np.zeros((len(others), len(self.names)))
-        for r, attributes in enumerate(others):
-            indices, _, _ = self._row(attributes)
-            d[r, indices] += 1.0
-        d[:, ref] -= 1.0
-        posterior = ((d @ self.cov) * d).sum(axis=1)
-        prior = (d * d) @ self._prior_var
+        return self._noise(self._row(reference), [self._row(a) for a in others])
+
+    def _noise(self, reference: _Row, others: Sequence[_Row]) -> np.ndarray:
+        used, x = _columns([reference.indices, *(row.indices for row in others)])
+        d = x[1:] - x[0]
+        posterior = ((d @ self.cov[np.ix_(used, used)]) * d).sum(axis=1)
+        prior = (d * d) @ self._prior_var[used]
         return np.sqrt(np.clip(np.minimum(posterior, prior - posterior), 0.0, None))
 
     def to_json(self) -> str:
