@@ -16,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from api_support import body
 from conftest import on_postgres
+from release_agent.cli.serve import BLAS_THREADS
 from release_agent.memory import schema
 from release_agent.memory.store import Store
 
@@ -95,12 +97,19 @@ def decide_many(url: str, client: int) -> list[str]:
     return ids
 
 
-def test_two_workers_answer_and_store_every_decision_once(database_url: str) -> None:
+def test_two_workers_answer_and_store_every_decision_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)
     process = serve(database_url, "--port", "0", "--workers", "2")
     try:
         url, printed = wait_until_served(process)
         workers = [p for p in children(process.pid) if "spawn_main" in command_line(p)]
         assert len(workers) == 2, [command_line(p) for p in children(process.pid)]
+        for worker in workers:  # one linear-algebra thread each: the workers are the threads
+            environ = (Path("/proc") / str(worker) / "environ").read_bytes().split(b"\0")
+            assert {f"{name}=1".encode() for name in BLAS_THREADS} <= set(environ)
         if not on_postgres():
             assert any("2 workers over SQLite" in line for line in printed), printed
 

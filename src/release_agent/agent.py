@@ -124,9 +124,11 @@ class Agent:
         taken, at the cost of making the environment's other decisions wait for it."""
         policy = self.policy.for_team(request.team)
         for tries in range(SLOT_TRIES):
-            base = self._evidence(request, policy)
+            with self.store.shared_reads():  # one snapshot, one connection
+                base = self._evidence(request, policy)
+                calendar = self.calendar_for(request)
             try:
-                return self._settle(request, supersedes, policy, base, tries)
+                return self._settle(request, supersedes, policy, base, tries, calendar=calendar)
             except SlotTaken:
                 continue
         base = self._evidence(request, policy)
@@ -168,11 +170,14 @@ class Agent:
         base: tuple[Evidence, int],
         tries: int,
         held: Connection | None = None,
+        calendar: Calendar | None = None,
     ) -> DecisionRecord:
-        """Read the calendar, run the pipeline and store the decision (inside ``held``,
-        the caller's locked transaction, when given). Raises SlotTaken when, outside
-        ``held``, a clashing booking appeared since the calendar was read."""
-        calendar = self.calendar_for(request, held)
+        """Run the pipeline and store the decision (inside ``held``, the caller's locked
+        transaction, when given; the calendar read there unless ``calendar`` is given).
+        Raises SlotTaken when, outside ``held``, a clashing booking appeared since the
+        calendar was read."""
+        if calendar is None:
+            calendar = self.calendar_for(request, held)
         evidence = replace(base[0], calendar=calendar)
         outcome = run(
             request,

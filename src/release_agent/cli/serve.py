@@ -245,7 +245,16 @@ def _for_workers(agent: AgentOptions, learning: LearnSettings | None, workers: i
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    # The workers are the parallelism: a linear-algebra library in each starting a thread
+    # per core would put N times the cores' threads on the cores, spinning against each
+    # other. One thread each, unless the environment says otherwise.
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
     return WORKER_APP
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that set how many threads numpy's linear algebra starts."""
 
 
 def _text(value: int | None) -> str | None:

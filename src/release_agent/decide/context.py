@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,33 @@ def attributes_at(
     request: ReleaseRequest, settings: DecisionSettings, at: datetime, clash: bool
 ) -> dict[str, Any]:
     """The conditionable attributes of ``request`` at ``at`` (as :meth:`Context.attributes`),
-    without building a Context: the scheduler needs them for every window."""
-    return observe(_observation(request, settings, at, ("clash",) if clash else ()), settings)
+    without building a Context."""
+    return attributes_over(request, settings, [(at, clash)])[0]
+
+
+def attributes_over(
+    request: ReleaseRequest, settings: DecisionSettings, moments: Sequence[tuple[datetime, bool]]
+) -> list[dict[str, Any]]:
+    """:func:`attributes_at` at each (moment, clash) of ``moments``, what the request
+    itself says read once: the scheduler needs them for every window."""
+    zone = settings.timezone or request.at.tzinfo
+    production = settings.is_production(request.env)
+    return [
+        observe(
+            Observation(
+                service=request.service,
+                env=request.env,
+                feature_risk=request.feature_risk,
+                service_criticality=request.service_criticality,
+                local=at.astimezone(zone),
+                clashes=("clash",) if clash else (),
+                production=production,
+                team=request.team,
+            ),
+            settings,
+        )
+        for at, clash in moments
+    ]
 
 
 def _observation(

@@ -125,13 +125,10 @@ def options(
     if booked and len(booked) < len(times):
         times = [t for t in times if t not in booked]
     known = {} if seen is None else seen
-    attributes = [now_context.attributes()]
-    for t in times:
-        key = (t, t in booked)
-        found = known.get(key)
-        if found is None:
-            found = known[key] = context_stage.attributes_at(request, settings, t, clash=key[1])
-        attributes.append(found)
+    keys = [(t, t in booked) for t in times]
+    new = [key for key in keys if key not in known]
+    known.update(zip(new, context_stage.attributes_over(request, settings, new), strict=True))
+    attributes = [now_context.attributes(), *(known[key] for key in keys)]
     middle = 1
     estimates, noise = model.scan(attributes, settings.risk_quantile, middle)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)

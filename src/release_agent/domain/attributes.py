@@ -387,23 +387,24 @@ INTERACTIONS: tuple[Interaction, ...] = (
 
 def observe(observation: Observation, rules: ClockRules) -> dict[str, Any]:
     """Every attribute of a release at a moment, in registry order."""
-    values: dict[str, Any] = {}
-    for attribute in ATTRIBUTES:
-        if attribute.observe is not None:
-            values[attribute.name] = attribute.observe(observation)
-    return complete(values, rules)
+    return complete({name: read(observation) for name, read in _OBSERVED}, rules)
 
 
 def complete(values: Mapping[str, Any], rules: ClockRules) -> dict[str, Any]:
     """``values`` with every derived attribute it lacks and can be derived, in registry
     order; attributes given stay as given."""
     out = dict(values)
-    for attribute in ATTRIBUTES:
-        if attribute.derive is not None and attribute.name not in out:
-            derived = attribute.derive(out, rules)
+    for name, derive in _DERIVED:
+        if name not in out:
+            derived = derive(out, rules)
             if derived is not None:
-                out[attribute.name] = derived
+                out[name] = derived
     return {name: out[name] for name in NAMES if name in out}
+
+
+_OBSERVED = tuple((a.name, a.observe) for a in ATTRIBUTES if a.observe is not None)
+_DERIVED = tuple((a.name, a.derive) for a in ATTRIBUTES if a.derive is not None)
+"""The registry's readers, in its order: a scheduler observes every window of a decision."""
 
 
 def drivers(values: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class Store:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._held = threading.local()
 
     @classmethod
     def open(cls, url: str | None = None, *, durable: bool = True) -> Store:
@@ -183,6 +185,12 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[sa.Connection]:
+        """A connection to read with: the one :meth:`shared_reads` holds in this thread,
+        else one of its own for the block."""
+        held: sa.Connection | None = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
         try:
             with self.engine.connect() as conn:
                 yield conn
@@ -190,6 +198,22 @@ class Store:
             raise StoreError(
                 f"database read failed: {scrub(str(error), self.engine.url)}"
             ) from None
+
+    @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Every read of this thread in the block goes through one connection: one
+        taken from the pool (and checked, on PostgreSQL) instead of one per read; on
+        SQLite they also read one snapshot. Writes are not affected: a transaction has a
+        connection of its own."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self.reading() as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
 
     # -- decisions -----------------------------------------------------------------
 
@@ -779,7 +803,7 @@ def _recall(pool: int) -> sa.CompoundSelect[Any]:
             e.c.service_criticality == sa.bindparam("service_criticality"),
         ),
     ]
-    columns = [e.c.id, *(e.c[a.name] for a in ATTRIBUTES if a.similarity)]
+    columns = [e.c.id, *(e.c[name] for name, _, _ in _SIMILAR)]
     parts = [
         sa.select(*columns)
         # The partial indexes' condition, and a deploy's: not_deployed is no evidence.
@@ -792,19 +816,24 @@ def _recall(pool: int) -> sa.CompoundSelect[Any]:
     return sa.union_all(*(sa.select(part) for part in parts))
 
 
+_SIMILAR = tuple((a.name, a.similarity, a.kind is Kind.hour) for a in ATTRIBUTES if a.similarity)
+"""The attributes recall weighs, in registry order: name, weight, whether an hour."""
+
+
 def _similarity(target: dict[str, Any], row: sa.Row[Any]) -> float:
     """How alike a stored episode is to ``target``: the registry's similarity weights of
-    the attributes they share; hours count by their distance round the clock."""
-    m = row._mapping
+    the attributes they share; hours count by their distance round the clock. ``row``
+    is a row of :func:`_recall`: the id, then the weighed attributes in order."""
     score = 0.0
-    for attribute in ATTRIBUTES:
-        if not attribute.similarity:
+    values: tuple[Any, ...] = tuple(row)[1:]
+    for (name, weight, hour), value in zip(_SIMILAR, values, strict=True):
+        if value is None:
             continue
-        value = m[attribute.name]
-        if attribute.kind is Kind.hour:
-            if value is not None and target.get(attribute.name) is not None:
-                gap = abs(int(value) - int(target[attribute.name]))
-                score += attribute.similarity * (1.0 - min(gap, 24 - gap) / 12.0)
-        elif value is not None and value == target.get(attribute.name):
-            score += attribute.similarity
+        wanted = target.get(name)
+        if hour:
+            if wanted is not None:
+                gap = abs(int(value) - int(wanted))
+                score += weight * (1.0 - min(gap, 24 - gap) / 12.0)
+        elif value == wanted:
+            score += weight
     return score

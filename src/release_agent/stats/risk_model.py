@@ -133,7 +133,7 @@ class RiskModel:
     def _row(self, attributes: Mapping[str, Any]) -> _Row:
         """A context's known effects and the prior of the ones the evidence never saw;
         cached, since the same contexts recur."""
-        key = tuple(attributes.get(name) for name in NAMES)  # None: absent
+        key = tuple(map(attributes.get, NAMES))  # None: absent
         cached = self._rows.get(key)
         if cached is not None:
             return cached
