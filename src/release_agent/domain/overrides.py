@@ -94,8 +94,8 @@ def refusal(record: DecisionRecord, to: Decision) -> Conflict | None:
         )
     if record.outcome is not None:
         return Conflict(
-            f"decision {rid} already has outcome {record.outcome.result.value}: what was "
-            "deployed cannot be overridden any more",
+            f"decision {rid} already has outcome {record.outcome.result.value}: a "
+            "decision whose outcome is known cannot be overridden any more",
             field="release_id",
         )
     if record.decision is to:
