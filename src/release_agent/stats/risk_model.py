@@ -261,22 +261,29 @@ class RiskModel:
         ]
 
     def difference_noise(
-        self, reference: Mapping[str, Any], others: Sequence[Mapping[str, Any]]
+        self,
+        reference: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        others: Sequence[Mapping[str, Any]],
     ) -> np.ndarray:
         """How noisy the estimated difference ``log-odds(other) - log-odds(reference)`` is,
-        as a standard deviation, for each of ``others``.
+        as a standard deviation, for each of ``others``; a sequence of contexts as the
+        ``reference`` stands for the average of their log-odds.
 
         A difference the priors alone make is a belief, not noise; one the evidence made
         is noisy while the evidence is thin. So this is the lesser of the posterior
         variance of the difference and the variance the evidence removed from it: zero
         without evidence, small with plenty, largest in between.
         """
-        ref, _, _ = self._row(reference)
+        contexts = [reference] if isinstance(reference, Mapping) else list(reference)
+        base = np.zeros(len(self.names))
+        for attributes in contexts:
+            indices, _, _ = self._row(attributes)
+            base[indices] += 1.0 / len(contexts)
         d = np.zeros((len(others), len(self.names)))
         for r, attributes in enumerate(others):
             indices, _, _ = self._row(attributes)
             d[r, indices] += 1.0
-        d[:, ref] -= 1.0
+        d -= base
         posterior = ((d @ self.cov) * d).sum(axis=1)
         prior = (d * d) @ self._prior_var
         return np.sqrt(np.clip(np.minimum(posterior, prior - posterior), 0.0, None))
