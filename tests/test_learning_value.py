@@ -81,3 +81,50 @@ def test_the_window_search_pays_for_the_windows_it_compares() -> None:
     assert values == sorted(values)
     assert abs(expected_maximum(2) - 0.5642) < 1e-3  # 1/sqrt(pi)
     assert 2.3 < expected_maximum(72) < 2.5
+
+
+def test_no_window_is_exempt_from_the_price_of_the_search() -> None:
+    """Every window pays for the noise that sets it apart from the others, the next hour
+    too: measured from one window, that one would carry none, and the search would
+    favour it for its noise."""
+    from datetime import datetime
+
+    from release_agent.decide.scheduling import options
+    from release_agent.domain.models import ReleaseRequest
+    from release_agent.domain.options import Guardrails
+    from release_agent.domain.policy import Policy
+    from release_agent.stats.cells import Cell
+    from release_agent.stats.risk_model import RiskModel
+
+    rng = np.random.default_rng(3)
+    days = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+    cells = [
+        Cell(
+            {
+                "service": "api",
+                "env": "prod",
+                "feature_risk": "LOW",
+                "service_criticality": "MEDIUM",
+                "day_of_week": day,
+                "hour_of_day": hour,
+                "clash": False,
+                "weekend": day in ("SAT", "SUN"),
+                "friday_afternoon": False,
+                "out_of_hours": not 8 <= hour < 18,
+            },
+            4,
+            int(rng.binomial(4, 0.1)),
+        )
+        for day in days
+        for hour in range(24)
+    ]
+    model = RiskModel.fit(cells)
+    ask = ReleaseRequest(
+        service="api",
+        feature_risk="LOW",
+        service_criticality="MEDIUM",
+        at=datetime.fromisoformat("2026-11-24T10:30:00+01:00"),
+    )
+    priced = options(ask, ask.at, [], Policy(), model, Guardrails(forbid_go=False))
+    assert len(priced.windows) > 10
+    assert all(w.saving_sd > 0 for w in priced.windows)

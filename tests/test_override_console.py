@@ -77,6 +77,7 @@ def test_override_button_records_and_shows_the_override(browser: Any, server: st
         assert stamp.get_attribute("data-zone") == "Europe/Berlin"
         assert page.locator("#override-summary img").count() == 0
         row = page.locator(f"#history tbody tr[data-id='{record['release_id']}']")
+        row.locator("[data-mark=override]").wait_for()  # the history is read again after it
         assert "override (agent: NO_GO)" in (row.text_content() or "")
         assert console.dialogs == [] and console.errors == []
     stored = httpx.get(f"{server}/api/v1/decisions/{record['release_id']}").json()

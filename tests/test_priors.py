@@ -181,3 +181,25 @@ def test_the_fit_converges_where_a_full_newton_step_overshoots() -> None:
     high, low = model.estimate_many([risky.attributes, calm.attributes])
     assert 0.65 < high.mean < 0.9
     assert 0.01 < low.mean < 0.12
+
+
+def test_estimates_are_calibrated_in_the_large_where_failures_are_rare() -> None:
+    """Rare failures spread over many contexts, each seen a few times: the estimates,
+    summed over the deploys seen, match the failures observed (the exact posterior's
+    expected score is zero). A Gaussian centred at the mode overstates each E[p], and
+    their sum by about a third."""
+    rng = np.random.default_rng(11)
+    days = ("MON", "TUE", "WED", "THU", "FRI")
+    cells = [
+        _cell(f"s{i}", 3, int(rng.binomial(3, 0.02)), day_of_week=day, hour_of_day=hour)
+        for i in range(20)
+        for day in days
+        for hour in (9, 11, 14, 16)
+    ]
+    model = RiskModel.fit(cells)
+    model = RiskModel.fit(cells, warm=model)
+    estimates = model.estimate_many([c.attributes for c in cells])
+    expected = sum(c.deployed * e.mean for c, e in zip(cells, estimates, strict=True))
+    observed = sum(c.failures for c in cells)
+    assert observed > 0
+    assert expected == pytest.approx(observed, rel=0.1)

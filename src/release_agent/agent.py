@@ -46,14 +46,13 @@ from .learn.loop import LearnReport, learn
 from .memory.refs import RefTaken
 from .memory.store import Store
 from .reasoners.base import Reasoner
-from .reasoners.builtin import BuiltinReasoner
+from .reasoners.builtin import STREAK_HOURS, BuiltinReasoner
 from .reasoners.exploration import RECURRENCE_DAYS
 from .stats.knowledge import PRIOR_VERSION, Knowledge
 from .stats.priors import stated_in
 from .stats.risk_model import RiskModel
 
 SIMILAR = 3
-STREAK_HOURS = 24.0
 SLOT_TRIES = 5
 """Decisions made again, at most, when another process took their slot meanwhile."""
 

@@ -38,7 +38,7 @@ from ..domain.models import (
     ReleaseRequest,
     Review,
 )
-from ..domain.options import Guardrails
+from ..domain.options import Guardrails, Option
 from ..domain.policy import Policy
 from ..domain.state import ReleaseState
 from ..domain.words import count
@@ -191,7 +191,7 @@ def _decide(ask: _Ask, guard: Guardrails) -> _First:
         trace.calls.extend(calls)
         trace.add(reflection.note(confirmation, calls))
         if not confirmation.confirmed:
-            fallback = task.best_window()
+            fallback = _after_refusal(task, confirmation)
             tail = (f"Reflection did not confirm GO: {confirmation.reason}.",)
             if fallback is None or fallback.at is None:
                 return done(
@@ -209,6 +209,24 @@ def _decide(ask: _Ask, guard: Guardrails) -> _First:
         why = "No window checked out as GO after 0 reschedules: NO_GO."
         return _First(first_plan, review, confirmation, _Settled(Decision.NO_GO, tail=(*tail, why)))
     return _First(first_plan, review, confirmation, None, plan.next_window, tail)
+
+
+def _after_refusal(task: PlanTask, confirmation: Confirmation) -> Option | None:
+    """The window to DELAY to when the reflection did not confirm GO, or None for NO_GO.
+
+    A check that names when it would pass (``retry_after``: a failure streak leaving its
+    window) would refuse every window until then again, so the cheapest window after
+    that is taken; and none at all when even that costs more than NO_GO: waiting in
+    vain first would only add the hours to the same NO_GO. Otherwise the cheapest
+    window.
+    """
+    if confirmation.retry_after is None:
+        return task.best_window()
+    later = [o for o in task.windows if o.at is not None and o.at > confirmation.retry_after]
+    best = min(later, key=lambda o: o.score, default=None)
+    if best is None or best.score > task.no_go.expected_cost:
+        return None
+    return best
 
 
 def _check_window(ask: _Ask, window: datetime, tail: tuple[str, ...]) -> _Settled:

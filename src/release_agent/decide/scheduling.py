@@ -129,18 +129,19 @@ def options(
     new = [key for key in keys if key not in known]
     known.update(zip(new, context_stage.attributes_over(request, settings, new), strict=True))
     attributes = [now_context.attributes(), *(known[key] for key in keys)]
-    middle = 1
-    estimates, noise = model.scan(attributes, settings.risk_quantile, middle)
+    estimates, noise = model.scan(attributes, settings.risk_quantile)
     failure_cost = costs.failure_cost(request.service_criticality, now_context.production)
     go_now = Option(Decision.GO, moment, 0.0, estimates[0], estimates[0].decide * failure_cost)
     # The window search pays for the number of windows it compares: the best of k noisy
     # estimates looks better than it is by about expected_maximum(k) of the noise that
-    # sets them apart. That noise is their differences' from one another (the first
-    # first window as reference): what all windows share (no clash, a freeze
-    # passed) moves them together and biases no choice among them. Hours of one part of
-    # one day share nearly all their effects, so they count as one estimate.
+    # sets them apart. That noise is each window's difference from the windows' average:
+    # what all windows share (no clash, a freeze passed) moves them together and biases
+    # no choice among them. Measured from one window instead, that window would carry
+    # none, and the search would favour it for its noise (the next hour, past a
+    # boundary of the day whose effect is thinly known). Hours of one part of one day
+    # share nearly all their effects, so they count as one estimate.
     spread: Sequence[float] = noise.tolist() if times else []
-    reference_p = estimates[middle].mean if times else 0.0
+    reference_p = float(np.mean([e.mean for e in estimates[1:]])) if times else 0.0
     distinct = {(a["day_of_week"], a["hour_of_day"] // PART_OF_DAY_HOURS) for a in attributes[1:]}
     bias = expected_maximum(len(distinct))
     waits = [_hours(t, moment) for t in times]

@@ -60,6 +60,8 @@ class EpisodeSummary:
     decision: Decision
     result: str | None
     summary: str
+    deploy_at: datetime | None = None
+    """When it went out (None for one never deployed, or imported without a time)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Episode:
             decision=self.decision,
             result=self.result,
             summary=self.story,
+            deploy_at=self.deploy_at,
         )
 
     def to_json(self) -> dict[str, Any]:

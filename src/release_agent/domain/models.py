@@ -412,6 +412,9 @@ class Confirmation(_Strict):
 
     confirmed: bool
     reason: str = Field(min_length=1, max_length=2000)
+    retry_after: datetime | None = None
+    """Not confirmed: the same check would pass at any time after this one if nothing
+    new happens (a failure streak leaves its window); None when no such time is known."""
 
 
 class ReasonerCall(_Strict):

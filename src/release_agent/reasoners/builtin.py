@@ -11,8 +11,12 @@ deterministically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
 from ..domain.attributes import drivers as timing_drivers
 from ..domain.conditions import describe
+from ..domain.episodes import EpisodeSummary
 from ..domain.models import (
     Confirmation,
     Decision,
@@ -42,10 +46,22 @@ _USAGE = Usage(model=None)
 MAX_REASON = 2000
 STREAK_FAILURES = 2
 STREAK_SURPRISE = 0.05
-"""A service's failures in the last 24 hours stop the reflection from confirming when
+STREAK_HOURS = 24.0
+"""A service's failures in the last STREAK_HOURS stop the reflection from confirming when
 there are at least STREAK_FAILURES of them and so many would happen by chance less than
 5% of the time at its estimated rate: a fragile service failing is not news. The window
 slides, so a streak cannot block a service for good."""
+
+
+def streak_ends(failed: Sequence[EpisodeSummary]) -> datetime | None:
+    """The time after which fewer than STREAK_FAILURES of ``failed`` (the failures of
+    the last STREAK_HOURS) remain in the sliding window, if no other fails: the streak
+    check refuses no later request. None when a failure's time is unknown."""
+    times = sorted(e.deploy_at for e in failed if e.deploy_at is not None)
+    if len(times) < len(failed) or len(times) < STREAK_FAILURES:
+        return None
+    # the window must lose all but STREAK_FAILURES - 1 of them, the oldest first
+    return times[len(times) - STREAK_FAILURES] + timedelta(hours=STREAK_HOURS)
 
 
 def _pct(p: float) -> str:
@@ -280,8 +296,12 @@ class BuiltinReasoner:
         option."""
         pt, review = task.plan_task, task.review
 
-        def answer(confirmed: bool, reason: str) -> Answer[Confirmation]:
-            return Answer(Confirmation(confirmed=confirmed, reason=reason), _USAGE)
+        def answer(
+            confirmed: bool, reason: str, retry_after: datetime | None = None
+        ) -> Answer[Confirmation]:
+            return Answer(
+                Confirmation(confirmed=confirmed, reason=reason, retry_after=retry_after), _USAGE
+            )
 
         if pt.guardrails.forbid_go:
             return answer(False, "a guardrail forbids GO")
@@ -296,6 +316,7 @@ class BuiltinReasoner:
                 f"{len(failed)} of the {count(len(pt.recent), 'deploy')} of "
                 f"{pt.context.service} in the last 24 hours failed, unlikely at its usual "
                 f"{_pct(expected)}: something may be broken right now",
+                streak_ends(failed),
             )
         explored = task.plan.estimate.exploration if task.plan.estimate else None
         if explored is not None:
