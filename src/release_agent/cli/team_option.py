@@ -20,15 +20,12 @@ def checked_team(value: str | None) -> str | None:
     if value is None:
         return None
     from ..domain.errors import InvalidInput
-    from ..domain.models import NAME_PATTERN
+    from ..domain.teams import name_fault
 
     name = value.strip()
-    if not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            f"{value[:40]!r} is not a team name: 1-100 letters, digits, '.', '_', '-', '/' "
-            "or spaces, starting with a letter or digit",
-            field="--team",
-        )
+    fault = name_fault(name)
+    if fault is not None:
+        raise InvalidInput(fault, field="--team")
     return name
 
 

@@ -29,16 +29,7 @@ def attributes_over(
     production = settings.is_production(request.env)
     return [
         observe(
-            Observation(
-                service=request.service,
-                env=request.env,
-                feature_risk=request.feature_risk,
-                service_criticality=request.service_criticality,
-                local=at.astimezone(zone),
-                clashes=("clash",) if clash else (),
-                production=production,
-                team=request.team,
-            ),
+            _observation(request, at.astimezone(zone), ("clash",) if clash else (), production),
             settings,
         )
         for at, clash in moments
@@ -46,18 +37,19 @@ def attributes_over(
 
 
 def _observation(
-    request: ReleaseRequest, settings: DecisionSettings, at: datetime, clashes: tuple[str, ...]
+    request: ReleaseRequest, local: datetime, clashes: tuple[str, ...], production: bool
 ) -> Observation:
-    """What the attributes are read from; the day and the hour in the team's time zone
-    when the policy names one, else in the release's own offset."""
+    """What the attributes are read from: the request's fields at the moment ``local``
+    (in the team's time zone when the policy names one, else in the release's own
+    offset)."""
     return Observation(
         service=request.service,
         env=request.env,
         feature_risk=request.feature_risk,
         service_criticality=request.service_criticality,
-        local=at.astimezone(settings.timezone or request.at.tzinfo),
+        local=local,
         clashes=clashes,
-        production=settings.is_production(request.env),
+        production=production,
         team=request.team,
     )
 
@@ -77,13 +69,15 @@ def evaluate(
     """
     moment = request.at if at is None else at.astimezone(request.at.tzinfo)
     names = list(request.clashes if clashes is None else clashes)
-    values = observe(_observation(request, settings, moment, tuple(names)), settings)
+    local = moment.astimezone(settings.timezone or request.at.tzinfo)
+    production = settings.is_production(request.env)
+    values = observe(_observation(request, local, tuple(names), production), settings)
     return Context.model_validate(
         {
             **values,
             "at": moment,
             "clashes": names,
-            "production": settings.is_production(request.env),
+            "production": production,
         }
     )
 

@@ -140,7 +140,7 @@ def options(
     # none, and the search would favour it for its noise (the next hour, past a
     # boundary of the day whose effect is thinly known). Hours of one part of one day
     # share nearly all their effects, so they count as one estimate.
-    spread: Sequence[float] = noise.tolist() if times else []
+    spread: Sequence[float] = noise.tolist()  # empty without windows
     reference_p = float(np.mean([e.mean for e in estimates[1:]])) if times else 0.0
     distinct = {(a["day_of_week"], a["hour_of_day"] // PART_OF_DAY_HOURS) for a in attributes[1:]}
     bias = expected_maximum(len(distinct))

@@ -95,14 +95,21 @@ def split(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Mapping[st
     return rest, sections
 
 
+def name_fault(name: str) -> str | None:
+    """Why ``name`` is no team name, or None when it is one."""
+    if NAME_PATTERN.match(name):
+        return None
+    return (
+        f"{name[:60]!r} is not a team name: 1-100 letters, digits, '.', '_', '-', '/' "
+        "or spaces, starting with a letter or digit"
+    )
+
+
 def check_name(name: str, where: str) -> None:
     """Raises PolicyError at ``where`` unless ``name`` is a valid team name."""
-    if not NAME_PATTERN.match(name):
-        raise PolicyError(
-            f"{name[:60]!r} is not a team name: 1-100 letters, digits, '.', '_', '-', '/' "
-            "or spaces, starting with a letter or digit",
-            field=where,
-        )
+    fault = name_fault(name)
+    if fault is not None:
+        raise PolicyError(fault, field=where)
 
 
 def check_section(section: Mapping[str, Any], where: str) -> None:

@@ -806,8 +806,8 @@ def _recall(pool: int) -> sa.CompoundSelect[Any]:
     columns = [e.c.id, *(e.c[name] for name, _, _ in _SIMILAR)]
     parts = [
         sa.select(*columns)
-        # The partial indexes' condition, and a deploy's: not_deployed is no evidence.
-        .where(e.c.result.is_not(None), e.c.result != evidence.NOT_DEPLOYED, kind)
+        # It holds the partial indexes' condition (result IS NOT NULL).
+        .where(evidence.counted(e), kind)
         .order_by(e.c.id.desc())
         .limit(pool)
         .subquery()

@@ -48,11 +48,6 @@ FIXED_NAMES: list[str] = [
     *(name for i in INTERACTIONS for name in i.known),
 ]
 """The effects every model has, with or without evidence."""
-VARIATIONAL_ROUNDS = 1
-"""Passes of the variational refinement (:func:`_variational`): the mean for the
-covariance at hand, then the covariance at that mean. A second pass moves the estimates
-by well under what any decision can tell apart, and costs a learning run over a million
-episodes about a second."""
 CHORD_STEPS = 200
 """At most this many steps of a variational round (:func:`_variational`); each costs two
 products of the cells' matrix with a vector."""
@@ -233,7 +228,7 @@ class RiskModel:
                 cov = _covariance(x, n, beta, precision)
                 break
         if len(cells):
-            beta, cov = _variational(x, n, y, beta, cov, mu, precision, iterations)
+            beta, cov = _variational(x, n, y, beta, cov, mu, precision)
         by_service: dict[str, int] = {}
         for cell in cells:
             service = cell.attributes.get("service")
@@ -249,9 +244,9 @@ class RiskModel:
         them)."""
         contexts = [target, *others]
         rows = [self._row(attributes) for attributes in contexts]
-        used, x = _columns([row[0] for row in rows])
-        mean = np.array([row[1] for row in rows], dtype=float)
-        var = np.array([row[2] for row in rows], dtype=float)
+        used, x = _columns([row.indices for row in rows])
+        mean = np.array([row.extra_mean for row in rows], dtype=float)
+        var = np.array([row.extra_var for row in rows], dtype=float)
         mean += x @ self.mean[used]
         projected = x @ self.cov[np.ix_(used, used)]
         var += (projected * x).sum(axis=1)
@@ -283,9 +278,9 @@ class RiskModel:
     def _estimates(
         self, rows: Sequence[_Row], contexts: Sequence[Mapping[str, Any]], quantile: float | None
     ) -> list[RiskEstimate]:
-        used, x = _columns([row[0] for row in rows])
-        extra_mean = np.array([row[1] for row in rows], dtype=float)
-        extra_var = np.array([row[2] for row in rows], dtype=float)
+        used, x = _columns([row.indices for row in rows])
+        extra_mean = np.array([row.extra_mean for row in rows], dtype=float)
+        extra_var = np.array([row.extra_var for row in rows], dtype=float)
         logit = x @ self.mean[used] + extra_mean
         var = ((x @ self.cov[np.ix_(used, used)]) * x).sum(axis=1) + extra_var
         sd = np.sqrt(np.maximum(var, 0.0))
@@ -380,7 +375,7 @@ def _newton(
     for _ in range(iterations):
         p = _sigmoid(x @ beta) if len(n) else np.zeros(0)
         gradient = x.T @ (y - n * p) - precision * (beta - mu)
-        hessian = (x.T * (n * p * (1 - p))) @ x + np.diag(precision)
+        hessian = _hessian(x, n * p * (1 - p), precision)
         step = np.linalg.solve(hessian, gradient)
         rise = float(gradient @ step)
         scale = 1.0
@@ -416,7 +411,7 @@ def _covariance(
 ) -> np.ndarray:
     """The Laplace approximation's covariance at ``beta``."""
     p = _sigmoid(x @ beta) if len(n) else np.zeros(0)
-    return np.linalg.inv((x.T * (n * p * (1 - p))) @ x + np.diag(precision))
+    return np.linalg.inv(_hessian(x, n * p * (1 - p), precision))
 
 
 def _variational(
@@ -427,12 +422,10 @@ def _variational(
     cov: np.ndarray,
     mu: np.ndarray,
     precision: np.ndarray,
-    iterations: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Gaussian belief moved from the Laplace approximation to the variational one
-    (Opper and Archambeau, 2009): the mean and covariance at which the expected gradient
-    of the log posterior is zero and the precision is its expected curvature, both
-    under the Gaussian itself.
+    (Opper and Archambeau, 2009): the mean at which the expected gradient of the log
+    posterior is zero under the Gaussian, and the precision its expected curvature there.
 
     Why: with rare failures, the exact posterior of a context's log-odds is skewed (a
     context with no failure cannot tell 1% from 0.1%), and a Gaussian centred at the mode
@@ -441,46 +434,43 @@ def _variational(
     exact posterior satisfies, for each effect ``j``, ``Σ_c x_cj (y_c − n_c E[p_c]) =
     precision_j (E[β_j] − μ_j)`` (the expected score is zero), so it is calibrated in
     the large on its own evidence; the variational Gaussian keeps that identity, the
-    Laplace one does not. Newton's method from the mode, each cell's log-odds
-    integrated over its spread by Gauss-Hermite quadrature; a step is halved while it
-    does not reduce the gradient.
+    Laplace one does not.
+
+    One round from the mode: each cell's log-odds integrated over its spread under the
+    Laplace covariance (Gauss-Hermite quadrature), steps taken with the Laplace curvature
+    held (a chord method: a curvature per step would cost a matrix over every cell at
+    every step; the fixed point is the same), a step halved while it does not reduce the
+    gradient; then the covariance at the mean found. A second round moves the estimates
+    by well under what any decision can tell apart.
     """
     nodes, weights = _GAUSS_HERMITE
     weights = weights / weights.sum()
+    sd = np.sqrt(np.maximum(((x @ cov) * x).sum(axis=1), 0.0))
 
-    def moments(beta: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def moments(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = _sigmoid((x @ beta)[:, None] + sd[:, None] * nodes[None, :])
         return p @ weights, (p * (1 - p)) @ weights
 
     def gradient(beta: np.ndarray, expected: np.ndarray) -> np.ndarray:
         return np.asarray(x.T @ (y - n * expected) - precision * (beta - mu))
 
-    hessian = np.linalg.inv(cov)  # the Laplace one, at the mode
-    for _ in range(VARIATIONAL_ROUNDS):
-        sd = np.sqrt(np.maximum(((x @ cov) * x).sum(axis=1), 0.0))
-        expected, curvature = moments(beta, sd)
-        g = gradient(beta, expected)
-        # Steps with the round's first curvature held (a chord method): the mean moves
-        # little from where the round starts, and a curvature per step would cost a
-        # matrix over every cell at every step. The fixed point is the same: zero
-        # expected gradient.
-        factor = scipy.linalg.cho_factor(hessian)
-        for _ in range(CHORD_STEPS):
-            step = scipy.linalg.cho_solve(factor, g)
-            scale = 1.0
-            while True:
-                candidate = beta + scale * step
-                e_new, c_new = moments(candidate, sd)
-                g_new = gradient(candidate, e_new)
-                if float(g_new @ g_new) <= float(g @ g) or scale < 1e-6:
-                    break
-                scale /= 2
-            beta, expected, curvature, g = candidate, e_new, c_new, g_new
-            if float(np.max(np.abs(scale * step), initial=0.0)) < 1e-6:
+    factor = scipy.linalg.cho_factor(np.linalg.inv(cov))  # the Laplace curvature
+    expected, curvature = moments(beta)
+    g = gradient(beta, expected)
+    for _ in range(CHORD_STEPS):
+        step = scipy.linalg.cho_solve(factor, g)
+        scale = 1.0
+        while True:
+            candidate = beta + scale * step
+            e_new, c_new = moments(candidate)
+            g_new = gradient(candidate, e_new)
+            if float(g_new @ g_new) <= float(g @ g) or scale < 1e-6:
                 break
-        hessian = _hessian(x, n * curvature, precision)
-        cov = np.linalg.inv(hessian)
-    return beta, cov
+            scale /= 2
+        beta, curvature, g = candidate, c_new, g_new
+        if float(np.max(np.abs(scale * step), initial=0.0)) < 1e-6:
+            break
+    return beta, np.linalg.inv(_hessian(x, n * curvature, precision))
 
 
 def _hessian(x: np.ndarray, weights: np.ndarray, precision: np.ndarray) -> np.ndarray:
